@@ -1,0 +1,246 @@
+"""Corpora and batching: reads the toy corpus, NLTK's treebank and Brown, or a user's file.
+
+Every corpus comes back as `Splits` of sentences, each a list of `(word, tag)` pairs. User
+files are either CoNLL-U or one sentence per line of `word/TAG` tokens; a file that does not
+parse raises `CorpusFormatError` naming its file and line.
+"""
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from tagger.errors import CorpusFormatError, TaggerError
+
+Sentence = list[tuple[str, str]]
+
+TOY_DIR = Path(__file__).parent.parent / "corpora" / "toy"
+
+# Split by file, so no document lends sentences to both training and evaluation.
+TREEBANK_DEV, TREEBANK_TEST = 141, 171
+
+# Shuffled batches are length-sorted only within pools of this many batches: enough to keep
+# padding low, few enough that batch contents still change from epoch to epoch.
+POOL_BATCHES = 100
+
+TREEBANK_MISSING_NOTE = ("note: NLTK's treebank sample was not found, training on the toy corpus; "
+                         "get it with: python -m nltk.downloader treebank (or set NLTK_DATA)")
+
+
+@dataclass
+class Splits:
+    name: str
+    train: list[Sentence]
+    dev: list[Sentence]
+    test: list[Sentence]
+
+
+def load_corpus(config) -> Splits:
+    """The train/dev/test sentences that `config.corpus` names, with `config.limit` applied."""
+    corpus = config.corpus
+    if corpus == "auto":
+        if _nltk_has("corpora/treebank"):
+            corpus = "treebank"
+        else:
+            print(TREEBANK_MISSING_NOTE, file=sys.stderr)
+            corpus = "toy"
+    if corpus == "toy":
+        splits = Splits("toy", *(read_tagged(TOY_DIR / f"{split}.txt")
+                                 for split in ("train", "dev", "test")))
+    elif corpus == "treebank":
+        splits = _load_treebank(config.keep_traces)
+    elif corpus == "brown":
+        splits = _load_brown()
+    elif Path(corpus).is_file():
+        splits = _load_user_files(config)
+    else:
+        raise TaggerError(f"corpus '{corpus}' is neither toy, treebank, brown nor an existing file")
+    if config.limit > 0:
+        splits.train = splits.train[:config.limit]
+    return splits
+
+
+def require_nltk(resource: str, package: str) -> None:
+    """Raise a one-line TaggerError unless NLTK's search path (NLTK_DATA etc.) has `resource`."""
+    if not _nltk_has(resource):
+        raise TaggerError(f"NLTK resource '{resource}' not found; get it with: python -m "
+                          f"nltk.downloader {package} (or set NLTK_DATA to a folder that has it)")
+
+
+def _nltk_has(resource):
+    # Imported here so tagging with a saved model does not pay for importing NLTK.
+    import nltk
+
+    # The downloader leaves packages zipped, and NLTK finds a directory inside a zip only
+    # when its name ends in "/", so both spellings are tried.
+    for name in (resource, resource.rstrip("/") + "/"):
+        try:
+            nltk.data.find(name)
+            return True
+        except LookupError:
+            pass
+    return False
+
+
+def _load_treebank(keep_traces):
+    require_nltk("corpora/treebank", "treebank")
+    from nltk.corpus import treebank
+
+    def split(fileids):
+        sentences = []
+        for sentence in treebank.tagged_sents(fileids):
+            sentence = [(word, tag) for word, tag in sentence if keep_traces or tag != "-NONE-"]
+            if sentence:
+                sentences.append(sentence)
+        return sentences
+
+    train, dev, test = [], [], []
+    for fileid in treebank.fileids():
+        number = int(Path(fileid).stem.removeprefix("wsj_"))
+        (train if number < TREEBANK_DEV else dev if number < TREEBANK_TEST else test).append(fileid)
+    return Splits("treebank", split(train), split(dev), split(test))
+
+
+def _load_brown():
+    require_nltk("corpora/brown", "brown")
+    require_nltk("taggers/universal_tagset", "universal_tagset")
+    from nltk.corpus import brown
+
+    # Brown's own tags (with -HL, -TL and FW- decorations) are too many for a small model; the
+    # universal tagset is the usual way to learn from it.
+    def split(fileids):
+        return [list(sentence) for sentence in brown.tagged_sents(fileids, tagset="universal")]
+
+    return Splits("brown", *(split(fileids) for fileids in _split_tenths(sorted(brown.fileids()))))
+
+
+def _split_tenths(items, held_out=("dev", "test")):
+    # The fixed split for a corpus that has none: item i goes to dev when i % 10 == 8 and to
+    # test when i % 10 == 9, for the splits in `held_out`; everything else stays in train.
+    parts = {"train": [], "dev": [], "test": []}
+    for i, item in enumerate(items):
+        split = {8: "dev", 9: "test"}.get(i % 10, "train")
+        parts[split if split in held_out else "train"].append(item)
+    return parts["train"], parts["dev"], parts["test"]
+
+
+def _load_user_files(config):
+    given = {}
+    for split in ("dev", "test"):
+        path = getattr(config, split)
+        if path is not None:
+            if not Path(path).is_file():
+                raise TaggerError(f"{split} file '{path}' not found; check the --{split} path")
+            given[split] = read_tagged(path, config.xpos)
+    held_out = [split for split in ("dev", "test") if split not in given]
+    train, dev, test = _split_tenths(read_tagged(config.corpus, config.xpos), held_out)
+    return Splits(str(config.corpus), train, given.get("dev", dev), given.get("test", test))
+
+
+def read_tagged(path, xpos: bool = False) -> list[Sentence]:
+    """The sentences of a CoNLL-U file (UPOS tags, or XPOS when `xpos`) or of a file with one
+    sentence per line of `word/TAG` tokens; the format is told from the name and first line."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise TaggerError(f"corpus file '{path}' not found") from None
+    except OSError as e:
+        raise TaggerError(f"corpus file '{path}' cannot be read ({e.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise CorpusFormatError(path, line, f"not UTF-8 text (byte 0x{data[e.start]:02x}); "
+                                            "save the file as UTF-8") from None
+    # Splitting on "\n" alone (not str.splitlines) keeps line numbers the same as an editor's.
+    lines = [line.rstrip("\r") for line in text.removeprefix("\ufeff").split("\n")]
+    if _is_conllu(path, lines):
+        sentences = _parse_conllu(path, lines, column=4 if xpos else 3)
+    else:
+        sentences = _parse_word_slash_tag(path, lines)
+    if not sentences:
+        raise CorpusFormatError(path, 1, "no sentences found; expected CoNLL-U or one sentence "
+                                         "of word/TAG tokens per line")
+    return sentences
+
+
+def _is_conllu(path, lines):
+    if str(path).lower().endswith(".conllu"):
+        return True
+    first = next((line for line in lines if line.strip() and not line.startswith("#")), "")
+    return len(first.split("\t")) == 10
+
+
+def _parse_word_slash_tag(path, lines):
+    sentences = []
+    for number, line in enumerate(lines, 1):
+        sentence = []
+        for token in line.split():
+            # The last "/" separates the tag, so words such as "1/2" keep theirs.
+            word, slash, tag = token.rpartition("/")
+            if not (slash and word and tag):
+                raise CorpusFormatError(path, number, f"expected word/TAG, got {_shorten(token)}")
+            sentence.append((word, tag))
+        if sentence:
+            sentences.append(sentence)
+    return sentences
+
+
+def _parse_conllu(path, lines, column):
+    name = "XPOS" if column == 4 else "UPOS"
+    sentences, sentence = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            if sentence:
+                sentences.append(sentence)
+            sentence = []
+            continue
+        if line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 10:
+            raise CorpusFormatError(path, number, f"expected 10 tab-separated columns, got "
+                                                  f"{len(fields)}")
+        # Multiword tokens (1-2) repeat words that follow, and empty nodes (1.1) are not words.
+        if "-" in fields[0] or "." in fields[0]:
+            continue
+        word, tag = fields[1], fields[column]
+        if not word:
+            raise CorpusFormatError(path, number, "expected a word form in column 2, got ''")
+        if tag in ("", "_"):
+            hint = "; drop --xpos to learn UPOS" if name == "XPOS" else ""
+            raise CorpusFormatError(path, number, f"expected a {name} tag in column {column + 1}, "
+                                                  f"got {_shorten(tag)}{hint}")
+        sentence.append((word, tag))
+    if sentence:
+        sentences.append(sentence)
+    return sentences
+
+
+def _shorten(text, width=40):
+    # repr keeps control characters from breaking the one-line message.
+    return repr(text if len(text) <= width else text[:width] + "...")
+
+
+def batches(sentences: list, batch_size: int, shuffle: bool = False,
+            generator: torch.Generator | None = None) -> Iterator[list]:
+    """Lists of at most `batch_size` of the given items, each item once, grouped by length so
+    that little padding is wasted; with `shuffle`, in an order drawn from `generator` only."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    by_length = [len(item) for item in sentences].__getitem__
+    if shuffle:
+        order = torch.randperm(len(sentences), generator=generator).tolist()
+        pool = POOL_BATCHES * batch_size
+        order = [i for start in range(0, len(order), pool)
+                 for i in sorted(order[start:start + pool], key=by_length)]
+    else:
+        order = sorted(range(len(sentences)), key=by_length)
+    # Pools are whole numbers of batches, so no batch mixes two pools.
+    chunks = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    if shuffle:
+        chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]
+    for chunk in chunks:
+        yield [sentences[i] for i in chunk]

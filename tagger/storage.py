@@ -1,0 +1,123 @@
+"""A trained tagger as a folder of plain files, saved atomically and loaded without running code.
+
+    config.json        the Config it was trained with (JSON, with a format version)
+    vocab.json         word, character and tag indexes (JSON)
+    model.safetensors  the weights: tensors only, so loading can never execute code
+    metrics.json       training history and final scores
+
+A save writes a complete new folder beside the old one, then swaps the two by renaming, so an
+interrupted run leaves either the previous model or the new one, never a mix.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from tagger.config import Config
+from tagger.errors import TaggerError
+from tagger.model import Tagger
+from tagger.vocab import Vocab
+
+FILES = ("config.json", "vocab.json", "model.safetensors")
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write(path: Path, write):
+    """Write one file through a temporary name in the same folder and rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the model from other users
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(folder, model: Tagger, vocab: Vocab, config: Config, metrics: dict):
+    """Save a model folder, replacing any model already there only once the new one is complete."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new-"))
+    try:
+        os.chmod(new, 0o777 & ~_umask())
+        _write(new / "config.json", lambda p: Path(p).write_text(config.to_json()))
+        _write(new / "vocab.json", lambda p: Path(p).write_text(vocab.to_json()))
+        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        _write(new / "model.safetensors", lambda p: save_file(weights, p))
+        save_metrics(new, metrics)
+        old = folder.parent / f".{folder.name}.old-{os.getpid()}"
+        if folder.exists():
+            os.rename(folder, old)  # from here until the next rename, `old` is the model
+        os.rename(new, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+
+
+def save_metrics(folder, metrics: dict):
+    """Replace only the report of a saved model."""
+    _write(Path(folder) / "metrics.json", lambda p: Path(p).write_text(json.dumps(metrics, indent=2)))
+
+
+def _recover(folder: Path):
+    """A run killed between the two renames of `save` leaves the previous model as `.NAME.old-PID`."""
+    if not folder.exists():
+        olds = sorted(folder.parent.glob(f".{folder.name}.old-*"), key=os.path.getmtime)
+        if olds:
+            os.rename(olds[-1], folder)
+
+
+def load(folder, device="cpu"):
+    """-> (model in eval mode, vocab, config, metrics). Every problem is a one-line TaggerError."""
+    folder = Path(folder)
+    _recover(folder)
+    if not folder.is_dir():
+        raise TaggerError(f"no model in '{folder}'; train one with: python -m tagger.train "
+                          f"--out {folder}")
+    for name in FILES:
+        if not (folder / name).is_file():
+            raise TaggerError(f"model folder '{folder}' has no {name}; retrain it with: "
+                              f"python -m tagger.train --out {folder}")
+    try:
+        config = Config.from_json((folder / "config.json").read_text(), folder / "config.json")
+        vocab = Vocab.from_json((folder / "vocab.json").read_text(), folder / "vocab.json")
+    except UnicodeDecodeError:
+        raise TaggerError(f"model folder '{folder}' has a file that is not UTF-8 text; "
+                          "retrain the model") from None
+    try:
+        weights = load_file(folder / "model.safetensors", device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise TaggerError(f"{folder / 'model.safetensors'} is not a readable safetensors file "
+                          f"({e}); retrain the model") from None
+    model = Tagger(config, len(vocab.words), len(vocab.chars), len(vocab.tags))
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in weights.items()}
+    if expected != found:
+        diff = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
+        k = diff[0]
+        raise TaggerError(f"{folder / 'model.safetensors'} does not match its config and vocab "
+                          f"({k}: expected {expected.get(k)}, got {found.get(k)}); retrain the model")
+    model.load_state_dict(weights)
+    metrics_file = folder / "metrics.json"
+    try:
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        metrics = {}  # only a report; the model itself is intact
+    return model.to(device).eval(), vocab, config, metrics
+

@@ -1,0 +1,151 @@
+"""Word, character and tag indexes, and the padded tensors a batch of sentences becomes.
+
+Words are looked up lower-cased, since the character encoder sees the case; characters and
+tags unseen in training map to `<unk>` and to the loss's ignore index. A vocabulary is saved
+with the model as JSON.
+"""
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+import torch
+
+from tagger.config import FORMAT_VERSION
+from tagger.data import Sentence
+from tagger.errors import TaggerError
+
+PAD, UNK = "<pad>", "<unk>"
+
+# NLLLoss and CrossEntropyLoss skip targets equal to their default ignore_index.
+IGNORE_INDEX = -100
+
+JSON_KEYS = ("words", "word_counts", "chars", "tags", "extra_forms", "unseen_words")
+
+
+@dataclass
+class Batch:
+    words: torch.Tensor
+    lengths: torch.Tensor
+    chars: torch.Tensor
+    char_lengths: torch.Tensor
+    forms: torch.Tensor
+    tags: torch.Tensor | None = None
+
+    def to(self, device) -> "Batch":
+        """The batch on `device`; lengths stay on the CPU, where packing sequences wants them."""
+        return Batch(self.words.to(device), self.lengths, self.chars.to(device),
+                     self.char_lengths, self.forms.to(device),
+                     None if self.tags is None else self.tags.to(device))
+
+
+@dataclass
+class Vocab:
+    words: list[str]
+    chars: list[str]
+    tags: list[str]
+    word_counts: list[int]
+    forms: frozenset[str] = frozenset()
+    _word_ids: dict = field(init=False, repr=False, compare=False)
+    _char_ids: dict = field(init=False, repr=False, compare=False)
+    _tag_ids: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        self.forms = frozenset(self.forms)
+        self._word_ids = {word: i for i, word in enumerate(self.words)}
+        self._char_ids = {char: i for i, char in enumerate(self.chars)}
+        self._tag_ids = {tag: i for i, tag in enumerate(self.tags)}
+
+    @classmethod
+    def build(cls, sentences: list[Sentence]) -> "Vocab":
+        """The vocabulary of the training sentences (never dev or test: their words must stay
+        unknown for the accuracy on unknown words to mean anything)."""
+        forms = Counter(word for sentence in sentences for word, _ in sentence)
+        counts = Counter()
+        for form, count in forms.items():
+            counts[form.lower()] += count
+        # Most frequent first, ties alphabetical, so the same corpus always gives the same ids.
+        words = [PAD, UNK] + sorted(counts.keys() - {PAD, UNK}, key=lambda w: (-counts[w], w))
+        chars = [PAD, UNK] + sorted({char for form in forms for char in form})
+        tags = sorted({tag for sentence in sentences for _, tag in sentence})
+        return cls(words, chars, tags, [counts[word] for word in words], frozenset(forms))
+
+    def word_id(self, word) -> int:
+        return self._word_ids.get(word.lower(), self._word_ids[UNK])
+
+    def is_known(self, word) -> bool:
+        """Whether this exact form, case included, was seen in training."""
+        return word in self.forms
+
+    def batch(self, sentences: list[list[str]], tags: list[list[str]] | None = None) -> Batch:
+        """Padded tensors for sentences of words, with their tags when given."""
+        if not sentences:
+            raise ValueError("cannot batch zero sentences")
+        for i, sentence in enumerate(sentences):
+            if not sentence or not all(sentence):
+                raise ValueError(f"sentence {i} is empty or has an empty word; filter those out "
+                                 "before batching")
+        if tags is not None and [len(s) for s in sentences] != [len(t) for t in tags]:
+            raise ValueError("tags must give one tag per word of each sentence")
+        # Each distinct form goes through the character encoder once, however often it occurs.
+        form_ids = {}
+        for sentence in sentences:
+            for word in sentence:
+                form_ids.setdefault(word, len(form_ids))
+        unk = self._char_ids[UNK]
+        chars = [[self._char_ids.get(char, unk) for char in form] for form in form_ids]
+        return Batch(
+            words=_pad([[self.word_id(word) for word in s] for s in sentences], 0),
+            lengths=torch.tensor([len(s) for s in sentences], dtype=torch.long),
+            chars=_pad(chars, 0),
+            char_lengths=torch.tensor([len(form) for form in chars], dtype=torch.long),
+            forms=_pad([[form_ids[word] for word in s] for s in sentences], 0),
+            tags=None if tags is None else _pad(
+                [[self._tag_ids.get(tag, IGNORE_INDEX) for tag in t] for t in tags], IGNORE_INDEX),
+        )
+
+    def decode_tags(self, ids) -> list[str]:
+        if isinstance(ids, torch.Tensor):
+            ids = ids.tolist()
+        return [self.tags[i] for i in ids]
+
+    def to_json(self) -> str:
+        # Most forms are their own lower-cased word, so only the differences are stored.
+        listed = set(self.words[2:])
+        return json.dumps({
+            "format_version": FORMAT_VERSION,
+            "words": self.words,
+            "word_counts": self.word_counts,
+            "chars": self.chars,
+            "tags": self.tags,
+            "extra_forms": sorted(self.forms - listed),
+            "unseen_words": sorted(listed - self.forms),
+        }, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text, source="vocab.json") -> "Vocab":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise TaggerError(f"{source} is not valid JSON ({e}); retrain the model") from None
+        found = data.get("format_version") if isinstance(data, dict) else None
+        if found != FORMAT_VERSION:
+            raise TaggerError(f"{source} has model format version {found}, this tagger reads "
+                              f"version {FORMAT_VERSION}; retrain the model with this version")
+        malformed = [key for key in JSON_KEYS if not isinstance(data.get(key), list)]
+        malformed += [key for key in ("words", "chars")
+                      if key not in malformed and data[key][:2] != [PAD, UNK]]
+        if not malformed:
+            try:
+                forms = set(data["words"][2:]) - set(data["unseen_words"])
+                return cls(data["words"], data["chars"], data["tags"], data["word_counts"],
+                           forms | set(data["extra_forms"]))
+            except TypeError:  # lists of lists or objects where strings belong
+                malformed = ["entries"]
+        raise TaggerError(f"{source} has missing or malformed {', '.join(malformed)}; "
+                          "retrain the model")
+
+def _pad(rows, value):
+    """A (len(rows), longest row) long tensor of the rows, padded on the right with `value`."""
+    width = max(len(row) for row in rows)
+    return torch.tensor([row + [value] * (width - len(row)) for row in rows], dtype=torch.long)

@@ -1,0 +1,186 @@
+"""tagger.lstm.LSTM against torch.nn.LSTM: same parameters, outputs, final states and gradients."""
+
+import itertools
+import random
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from tagger.lstm import LSTM, _LSTMRecurrence, packed_layout
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+TOLERANCE = {torch.float64: 1e-8, torch.float32: 1e-5}
+
+
+def pair(seed, dtype=torch.float64, device="cpu", **kwargs):
+    """An nn.LSTM and a hand-made LSTM with the nn.LSTM's weights."""
+    torch.manual_seed(seed)
+    ref = nn.LSTM(**kwargs).to(device, dtype)
+    mine = LSTM(**kwargs).to(device, dtype)
+    mine.load_state_dict(ref.state_dict())
+    return ref, mine
+
+
+def run(module, x, lengths, hx, batch_first):
+    """Output (padded), h_n, c_n and the gradients of a loss touching all three."""
+    inputs = [x] + (list(hx) if hx else [])
+    inp = pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False) \
+        if lengths is not None else x
+    out, (h_n, c_n) = module(inp, hx)
+    if lengths is not None:
+        assert isinstance(out, nn.utils.rnn.PackedSequence)
+        out, _ = pad_packed_sequence(out, batch_first=batch_first)
+    # Weighted sums, so that a gradient routed to the wrong position cannot cancel out.
+    g = torch.Generator().manual_seed(0)
+    w = [torch.randn(t.shape, generator=g, dtype=t.dtype).to(t.device) for t in (out, h_n, c_n)]
+    loss = (out * w[0]).sum() + (h_n * w[1]).sum() + (c_n * w[2]).sum()
+    grads = torch.autograd.grad(loss, inputs + list(module.parameters()))
+    return [out, h_n, c_n, *grads]
+
+
+CASES = list(itertools.product([1, 2, 3], [False, True], [False, True], [False, True], [False, True]))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("layers,bidirectional,batch_first,packed,with_hx", CASES)
+def test_matches_nn_lstm(layers, bidirectional, batch_first, packed, with_hx, dtype, device):
+    rng = random.Random(hash((layers, bidirectional, batch_first, packed, with_hx)))
+    I, H, B, T = rng.randint(1, 9), rng.randint(1, 9), rng.randint(1, 6), rng.randint(1, 8)
+    kwargs = dict(input_size=I, hidden_size=H, num_layers=layers, batch_first=batch_first,
+                  bidirectional=bidirectional, bias=rng.random() < 0.8)
+    ref, mine = pair(rng.randint(0, 10**6), dtype, device, **kwargs)
+    torch.manual_seed(rng.randint(0, 10**6))
+    x = torch.randn((B, T, I) if batch_first else (T, B, I), dtype=dtype, device=device,
+                    requires_grad=True)
+    lengths = torch.randint(1, T + 1, (B,)) if packed else None
+    hx = None
+    if with_hx:
+        shape = (layers * (2 if bidirectional else 1), B, H)
+        hx = tuple(torch.randn(shape, dtype=dtype, device=device, requires_grad=True)
+                   for _ in range(2))
+    expected = run(ref, x, lengths, hx, batch_first)
+    got = run(mine, x, lengths, hx, batch_first)
+    names = ["output", "h_n", "c_n", "d input"] + (["d h0", "d c0"] if hx else []) + \
+        [f"d {n}" for n, _ in mine.named_parameters()]
+    for name, e, g in zip(names, expected, got):
+        assert g.shape == e.shape, name
+        assert torch.allclose(g, e, atol=TOLERANCE[dtype], rtol=0), \
+            f"{name}: max error {(g - e).abs().max().item():.2e}"
+
+
+def test_parameters_named_shaped_and_initialised_as_nn_lstm():
+    kwargs = dict(input_size=7, hidden_size=5, num_layers=3, bidirectional=True)
+    torch.manual_seed(3)
+    ref = nn.LSTM(**kwargs)
+    torch.manual_seed(3)
+    mine = LSTM(**kwargs)
+    assert [(n, p.shape) for n, p in mine.named_parameters()] == \
+        [(n, p.shape) for n, p in ref.named_parameters()]
+    for (n, p), q in zip(mine.named_parameters(), ref.parameters()):
+        assert torch.equal(p, q), n  # same seed, same numbers: same init, same order
+    assert repr(mine) == repr(ref)
+
+
+def test_state_dict_moves_both_ways():
+    kwargs = dict(input_size=4, hidden_size=3, num_layers=2, bidirectional=True, batch_first=True)
+    mine = LSTM(**kwargs)
+    fresh = nn.LSTM(**kwargs)
+    fresh.load_state_dict(mine.state_dict(), strict=True)
+    x = torch.randn(2, 5, 4)
+    with torch.no_grad():
+        assert torch.allclose(fresh(x)[0], mine(x)[0], atol=1e-6)
+    back = LSTM(**kwargs)
+    back.load_state_dict(fresh.state_dict(), strict=True)
+    assert all(torch.equal(a, b) for a, b in zip(back.parameters(), mine.parameters()))
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
+def test_inference_without_graph_matches(mode):
+    ref, mine = pair(0, torch.float32, input_size=6, hidden_size=4, num_layers=2,
+                     bidirectional=True)
+    x = torch.randn(5, 3, 6)
+    context = torch.no_grad() if mode == "no_grad" else torch.inference_mode()
+    with context:
+        packed = pack_padded_sequence(x, torch.tensor([5, 2, 4]), enforce_sorted=False)
+        for inp in (x, packed):
+            e, (eh, ec) = ref(inp)
+            g, (gh, gc) = mine(inp)
+            e, g = (t.data if isinstance(t, nn.utils.rnn.PackedSequence) else t for t in (e, g))
+            for a, b in ((e, g), (eh, gh), (ec, gc)):
+                assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_unbatched_input():
+    ref, mine = pair(1, input_size=3, hidden_size=2, bidirectional=True)
+    x = torch.randn(4, 3, dtype=torch.float64)
+    hx = (torch.randn(2, 2, dtype=torch.float64), torch.randn(2, 2, dtype=torch.float64))
+    for a, b in zip(ref(x, hx)[0:1] + ref(x, hx)[1], mine(x, hx)[0:1] + mine(x, hx)[1]):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-10)
+
+
+def test_padding_never_changes_the_state():
+    """A sequence's results do not depend on how much padding follows it."""
+    _, mine = pair(2, input_size=3, hidden_size=4, bidirectional=True, batch_first=True)
+    x = torch.randn(1, 3, 3, dtype=torch.float64)
+    padded = torch.cat([x, torch.randn(1, 5, 3, dtype=torch.float64)], dim=1)
+    alone, (h1, c1) = mine(x)
+    with_pad, (h2, c2) = mine(pack_padded_sequence(padded, torch.tensor([3]), batch_first=True))
+    with_pad, _ = pad_packed_sequence(with_pad, batch_first=True)
+    assert torch.allclose(alone, with_pad, atol=1e-12)
+    assert torch.allclose(h1, h2, atol=1e-12) and torch.allclose(c1, c2, atol=1e-12)
+
+
+def test_dropout_between_layers_only_in_training():
+    torch.manual_seed(0)
+    mine = LSTM(3, 4, num_layers=2, dropout=0.5)
+    ref = nn.LSTM(3, 4, num_layers=2, dropout=0.5)
+    ref.load_state_dict(mine.state_dict())
+    x = torch.randn(5, 2, 3)
+    mine.train()
+    assert not torch.allclose(mine(x)[0], mine(x)[0])  # a new mask each call
+    mine.eval(), ref.eval()
+    assert torch.allclose(mine(x)[0], ref(x)[0], atol=1e-6)
+
+
+def test_errors_name_expected_and_actual_sizes():
+    mine = LSTM(100, 8, bidirectional=True)
+    with pytest.raises(RuntimeError, match="Expected 100, got 64"):
+        mine(torch.randn(3, 2, 64))
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[0\] size \(2, 2, 8\), got \[1, 2, 8\]"):
+        mine(torch.randn(3, 2, 100), (torch.zeros(1, 2, 8), torch.zeros(1, 2, 8)))
+    with pytest.raises(ValueError, match="proj_size"):
+        LSTM(3, 4, proj_size=2)
+
+
+def test_hand_written_backward_passes_gradcheck():
+    torch.manual_seed(0)
+    D, B, H = 2, 3, 2
+    lengths = torch.tensor([3, 2, 2])
+    batch_sizes = torch.tensor([3, 3, 1])
+    layout = packed_layout(batch_sizes, "cpu")
+    N = int(lengths.sum())
+    args = [torch.randn(D, N, 4 * H, dtype=torch.float64, requires_grad=True),
+            torch.randn(D, B, H, dtype=torch.float64, requires_grad=True),
+            torch.randn(D, B, H, dtype=torch.float64, requires_grad=True),
+            torch.randn(D, 4 * H, H, dtype=torch.float64, requires_grad=True)]
+    assert torch.autograd.gradcheck(lambda *a: _LSTMRecurrence.apply(*a, layout), args)
+
+
+def test_no_fused_recurrent_op_runs():
+    """Every op the forward and backward passes run is profiled: none is an RNN kernel."""
+    from torch.profiler import ProfilerActivity, profile
+
+    def fused_ops(module):
+        x = torch.randn(5, 2, 3, requires_grad=True)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            out, _ = module(pack_padded_sequence(x, torch.tensor([5, 3]), enforce_sorted=False))
+            out.data.sum().backward()
+        names = {e.name for e in prof.events()}
+        assert "aten::mm" in names or "aten::bmm" in names or "aten::baddbmm" in names
+        return [n for n in names if n.startswith("aten::") and ("lstm" in n or "rnn" in n)]
+
+    assert fused_ops(nn.LSTM(3, 4, num_layers=2, bidirectional=True))  # the check can see one
+    assert not fused_ops(LSTM(3, 4, num_layers=2, bidirectional=True))

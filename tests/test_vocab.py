@@ -1,0 +1,103 @@
+"""Tests for tagger.vocab: indexes built from training sentences, batch tensors, JSON round trip."""
+
+import json
+
+import pytest
+import torch
+
+from tagger.config import FORMAT_VERSION
+from tagger.errors import TaggerError
+from tagger.vocab import PAD, UNK, Vocab
+
+TRAIN = [
+    [("The", "DT"), ("dog", "NN"), ("ate", "VBD"), ("the", "DT"), ("apple", "NN")],
+    [("Everybody", "NN"), ("read", "VBD"), ("that", "DT"), ("book", "NN"), (".", ".")],
+]
+
+
+@pytest.fixture
+def vocab():
+    return Vocab.build(TRAIN)
+
+
+def test_build_lower_cases_words_and_counts_them(vocab):
+    assert vocab.words[:3] == [PAD, UNK, "the"]
+    assert "The" not in vocab.words and "everybody" in vocab.words
+    assert vocab.word_counts[vocab.word_id("THE")] == 2 and vocab.word_counts[:2] == [0, 0]
+    assert len(vocab.word_counts) == len(vocab.words)
+    assert vocab.tags == [".", "DT", "NN", "VBD"]
+    assert vocab.chars[:2] == [PAD, UNK] and {"T", "E", "t"} <= set(vocab.chars)
+
+
+def test_unknown_words_map_to_unk_and_known_forms_keep_case(vocab):
+    assert vocab.word_id("zebra") == 1 and vocab.word_id("Dog") == vocab.word_id("dog") > 1
+    assert vocab.is_known("The") and vocab.is_known("the") and vocab.is_known("Everybody")
+    assert not vocab.is_known("everybody") and not vocab.is_known("zebra")
+
+
+def test_batch_pads_and_deduplicates_forms(vocab):
+    sentences = [["The", "dog"], ["the", "The", "zebra", "Q"]]
+    tags = [["DT", "NN"], ["DT", "DT", "NN", "XX"]]
+    batch = vocab.batch(sentences, tags)
+    assert batch.words.shape == batch.forms.shape == batch.tags.shape == (2, 4)
+    assert batch.words.dtype == batch.tags.dtype == batch.chars.dtype == torch.long
+    assert batch.lengths.tolist() == [2, 4]
+    assert batch.words[0, 2:].tolist() == [0, 0] and batch.tags[0, 2:].tolist() == [-100, -100]
+    assert batch.words[1].tolist() == [vocab.word_id("the")] * 2 + [1, 1]
+    # "The" twice counts once; "the" is a form of its own because the characters see case.
+    assert batch.forms.tolist() == [[0, 1, 0, 0], [2, 0, 3, 4]]
+    assert batch.chars.shape == (5, 5) and batch.char_lengths.tolist() == [3, 3, 3, 5, 1]
+    assert batch.chars[0].tolist() == [vocab.chars.index(c) for c in "The"] + [0, 0]
+    assert batch.chars[3, 0] == 1 and batch.chars[4, 0] == 1  # "z" and "Q" were never seen
+    assert batch.tags[1].tolist() == [vocab.tags.index("DT")] * 2 + [vocab.tags.index("NN"), -100]
+
+
+def test_batch_without_tags_and_decode_round_trip(vocab):
+    batch = vocab.batch([["a"]])
+    assert batch.tags is None
+    tags = [tag for _, tag in TRAIN[0]]
+    encoded = vocab.batch([[w for w, _ in TRAIN[0]]], [tags]).tags[0]
+    assert vocab.decode_tags(encoded) == tags and vocab.decode_tags(encoded.tolist()) == tags
+
+
+@pytest.mark.parametrize("sentences", [[], [["a"], []], [["a", ""]]])
+def test_batch_refuses_empty_sentences_and_words(vocab, sentences):
+    with pytest.raises(ValueError):
+        vocab.batch(sentences)
+
+
+def test_to_moves_ids_but_keeps_lengths_on_cpu(vocab):
+    batch = vocab.batch([["The", "dog"]], [["DT", "NN"]]).to("meta")
+    assert all(t.is_meta for t in (batch.words, batch.chars, batch.forms, batch.tags))
+    assert batch.lengths.device.type == batch.char_lengths.device.type == "cpu"
+
+
+def test_json_round_trip_keeps_everything_and_stays_compact(vocab):
+    text = vocab.to_json()
+    assert json.loads(text)["format_version"] == FORMAT_VERSION
+    again = Vocab.from_json(text)
+    assert again == vocab and again.word_id("apple") == vocab.word_id("apple")
+    assert again.is_known("Everybody") and not again.is_known("everybody")
+    # Only forms that are not their own lower-cased word are stored separately.
+    assert json.loads(text)["extra_forms"] == ["Everybody", "The"]
+    assert json.loads(text)["unseen_words"] == ["everybody"]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.update(format_version=FORMAT_VERSION + 1), "format version"),
+    (lambda d: d.pop("tags"), "malformed tags"),
+    (lambda d: d.update(words=["a", "b"]), "malformed words"),
+    (lambda d: d.update(tags=[["NN"]]), "malformed entries"),
+])
+def test_from_json_refuses_other_versions_and_damage(vocab, edit, message):
+    saved = json.loads(vocab.to_json())
+    edit(saved)
+    with pytest.raises(TaggerError, match=f"{message}.*retrain"):
+        Vocab.from_json(json.dumps(saved))
+
+
+def test_from_json_refuses_invalid_json():
+    with pytest.raises(TaggerError, match="vocab.json is not valid JSON.*retrain"):
+        Vocab.from_json("{not json")
+    with pytest.raises(TaggerError, match="format version None"):
+        Vocab.from_json("[1, 2]")
