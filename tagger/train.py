@@ -62,7 +62,7 @@ def train(config: Config, log=log):
         batches = list(data.batches(splits.train, config.batch_size, shuffle=True,
                                     generator=generator))
         bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False,
-                   disable=not config.progress, file=sys.stderr)
+                   disable=None if config.progress else True, file=sys.stderr)  # None: off when not a terminal
         for sentences in bar:
             batch = vocab.batch([[w for w, _ in s] for s in sentences],
                                 [[t for _, t in s] for s in sentences]).to(device)
