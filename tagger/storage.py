@@ -64,7 +64,8 @@ def save(folder, model: Tagger, vocab: Vocab, config: Config, metrics: dict):
         if folder.exists():
             os.rename(folder, old)  # from here until the next rename, `old` is the model
         os.rename(new, folder)
-        shutil.rmtree(old, ignore_errors=True)
+        for stale in folder.parent.glob(f".{folder.name}.old-*"):  # ours, and any a kill left
+            shutil.rmtree(stale, ignore_errors=True)
     except BaseException:
         shutil.rmtree(new, ignore_errors=True)
         raise
@@ -75,18 +76,19 @@ def save_metrics(folder, metrics: dict):
     _write(Path(folder) / "metrics.json", lambda p: Path(p).write_text(json.dumps(metrics, indent=2)))
 
 
-def _recover(folder: Path):
-    """A run killed between the two renames of `save` leaves the previous model as `.NAME.old-PID`."""
+def _previous(folder: Path) -> Path:
+    """The folder to read: a save killed between its two renames leaves the previous model as
+    `.NAME.old-PID`, which stands in for the missing folder until the next save."""
     if not folder.exists():
         olds = sorted(folder.parent.glob(f".{folder.name}.old-*"), key=os.path.getmtime)
         if olds:
-            os.rename(olds[-1], folder)
+            return olds[-1]
+    return folder
 
 
 def load(folder, device="cpu"):
     """-> (model in eval mode, vocab, config, metrics). Every problem is a one-line TaggerError."""
-    folder = Path(folder)
-    _recover(folder)
+    folder = _previous(Path(folder))
     if not folder.is_dir():
         raise TaggerError(f"no model in '{folder}'; train one with: python -m tagger.train "
                           f"--out {folder}")
@@ -105,7 +107,14 @@ def load(folder, device="cpu"):
     except (SafetensorError, OSError, ValueError) as e:
         raise TaggerError(f"{folder / 'model.safetensors'} is not a readable safetensors file "
                           f"({e}); retrain the model") from None
-    model = Tagger(config, len(vocab.words), len(vocab.chars), len(vocab.tags))
+    # A damaged or hand-edited config.json holds values the flags would have refused.
+    try:
+        config.validate()
+        model = Tagger(config, len(vocab.words), len(vocab.chars), len(vocab.tags))
+    except (TaggerError, KeyError, TypeError, ValueError, RuntimeError) as e:
+        detail = f"unknown encoder {e}" if isinstance(e, KeyError) else str(e).split("\n")[0]
+        raise TaggerError(f"{folder / 'config.json'} has an invalid setting ({detail}); "
+                          "retrain the model") from None
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in weights.items()}
     if expected != found:

@@ -18,7 +18,6 @@ from nltk.tokenize import TreebankWordTokenizer
 from tagger import storage
 from tagger.config import resolve_device
 from tagger.errors import TaggerError, cli
-from tagger.evaluate import evaluate
 
 # Sentences are batched by tokens, not by count, so a 10,000-token sentence and a million short
 # ones both keep memory bounded.
@@ -63,10 +62,15 @@ class PosTagger:
         return self.tag_sents([tokens])[0]
 
     def tag_sents(self, sentences):
-        return [list(zip(s, t)) for s, t in zip(sentences, self.predict([list(s) for s in sentences]))]
+        # Read once: NLTK code passes generators (TaggerI.accuracy does), which a second pass
+        # would find empty.
+        sentences = [list(s) for s in sentences]
+        return [list(zip(s, t)) for s, t in zip(sentences, self.predict(sentences))]
 
     def evaluate(self, gold):
         """Accuracy, known/unknown-word accuracy and per-tag scores on tagged sentences."""
+        from tagger.evaluate import evaluate  # scikit-learn and matplotlib: slow to import for the CLI
+
         predicted = self.predict([[w for w, _ in s] for s in gold])
         return evaluate(gold, predicted, self.vocab.is_known)
 
@@ -104,6 +108,8 @@ def _lines(args):
     else:
         if sys.stdin.isatty():
             raise TaggerError("nothing to tag: give a sentence, --file FILE, or pipe text in")
+        # As for --file: a stray byte that is not UTF-8 must not end a long run with a traceback.
+        sys.stdin.reconfigure(encoding="utf-8", errors="replace")
         yield from sys.stdin
 
 

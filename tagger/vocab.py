@@ -82,9 +82,8 @@ class Vocab:
         if not sentences:
             raise ValueError("cannot batch zero sentences")
         for i, sentence in enumerate(sentences):
-            if not sentence or not all(sentence):
-                raise ValueError(f"sentence {i} is empty or has an empty word; filter those out "
-                                 "before batching")
+            if not sentence:
+                raise ValueError(f"sentence {i} is empty; filter empty sentences out before batching")
         if tags is not None and [len(s) for s in sentences] != [len(t) for t in tags]:
             raise ValueError("tags must give one tag per word of each sentence")
         # Each distinct form goes through the character encoder once, however often it occurs.
@@ -93,7 +92,8 @@ class Vocab:
             for word in sentence:
                 form_ids.setdefault(word, len(form_ids))
         unk = self._char_ids[UNK]
-        chars = [[self._char_ids.get(char, unk) for char in form] for form in form_ids]
+        # An empty token (possible from the Python API) reads as one unknown character.
+        chars = [[self._char_ids.get(char, unk) for char in form] or [unk] for form in form_ids]
         return Batch(
             words=_pad([[self.word_id(word) for word in s] for s in sentences], 0),
             lengths=torch.tensor([len(s) for s in sentences], dtype=torch.long),

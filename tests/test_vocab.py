@@ -60,10 +60,15 @@ def test_batch_without_tags_and_decode_round_trip(vocab):
     assert vocab.decode_tags(encoded) == tags and vocab.decode_tags(encoded.tolist()) == tags
 
 
-@pytest.mark.parametrize("sentences", [[], [["a"], []], [["a", ""]]])
-def test_batch_refuses_empty_sentences_and_words(vocab, sentences):
+@pytest.mark.parametrize("sentences", [[], [["a"], []]])
+def test_batch_refuses_empty_sentences(vocab, sentences):
     with pytest.raises(ValueError):
         vocab.batch(sentences)
+
+
+def test_an_empty_word_reads_as_one_unknown_character(vocab):
+    batch = vocab.batch([["a", ""]])
+    assert batch.char_lengths.tolist() == [1, 1] and batch.chars[1, 0] == 1
 
 
 def test_to_moves_ids_but_keeps_lengths_on_cpu(vocab):

@@ -1,0 +1,207 @@
+"""Tests for tagger.tag: the NLTK-style PosTagger API and the `python -m tagger.tag` command line,
+checked against the same model tagging in-process and against NLTK's tokenizer and TaggerI."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from nltk.tag.api import TaggerI
+from nltk.tokenize import TreebankWordTokenizer
+
+from tagger import data
+from tagger.config import Config
+from tagger.tag import TOKENS_PER_BATCH, PosTagger
+from tagger.train import train
+
+# One thread: on a small machine shared with other work, torch's thread pool waits on busy cores.
+TINY = dict(corpus="toy", epochs=10, embedding_size=16, char_embedding_size=8, char_hidden_size=8,
+            hidden_size=16, progress=False, threads=1, device="cpu")
+LONG = " ".join(["the", "dog", "ate", "an", "apple", "."] * 333 + ["ok", "!"])  # 2,000 tokens
+LINES = [  # what --file and stdin read, one sentence a line
+    "The dog ate the apple",
+    "",
+    "A cat .",
+    "   \t ",
+    'He said "hello, world" and left.',
+    "Everybody read that book about the big brown dog in the garden yesterday .",
+    "naïve café 🙂 日本語 ümlaut",
+    LONG,
+    "Dogs",
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    threads = torch.get_num_threads()
+    out = tmp_path_factory.mktemp("tag") / "model"
+    train(Config(**TINY, out=str(out)), log=lambda message: None)
+    torch.set_num_threads(threads)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tagger(model_dir):
+    return PosTagger.load(model_dir, "cpu")
+
+
+@pytest.fixture(scope="module")
+def toy_test():
+    return data.read_tagged(data.TOY_DIR / "test.txt")
+
+
+def run_tag(*args, input=None, cwd=None, env=None):
+    # On the CPU, as the in-process tagger the output is compared with.
+    args = ("--device", "cpu", *args)
+    result = subprocess.run([sys.executable, "-m", "tagger.tag", *args], input=input, cwd=cwd,
+                            env=env, capture_output=True, timeout=300)
+    result.stdout, result.stderr = result.stdout.decode(), result.stderr.decode()
+    return result
+
+
+def treebank(line):
+    return TreebankWordTokenizer().tokenize(line)
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+def test_tag_returns_the_tokens_with_one_known_tag_each(tagger):
+    tokens = ["The", "dog", "ate", "the", "apple"]
+    tagged = tagger.tag(tokens)
+    assert isinstance(tagged, list) and all(isinstance(pair, tuple) for pair in tagged)
+    assert [w for w, _ in tagged] == tokens
+    assert all(t in tagger.vocab.tags for _, t in tagged)
+    assert tagger.tag(tuple(tokens)) == tagged
+
+
+def test_tag_sents_tags_each_sentence_as_tag_alone(tagger, toy_test):
+    sentences = [[w for w, _ in s] for s in toy_test]
+    batched = tagger.tag_sents(sentences)
+    assert batched == [tagger.tag(s) for s in sentences]
+    # Any iterable will do, as for NLTK's taggers, sentences included.
+    assert tagger.tag_sents(iter(s) for s in sentences) == batched
+    assert tagger.tag(iter(sentences[0])) == batched[0]
+
+
+def test_accuracy_is_the_fraction_of_tokens_tagged_right(tagger, toy_test):
+    tagged = tagger.tag_sents([[w for w, _ in s] for s in toy_test])
+    pairs = [(g, p) for gold, predicted in zip(toy_test, tagged)
+             for (_, g), (_, p) in zip(gold, predicted)]
+    by_hand = sum(g == p for g, p in pairs) / len(pairs)
+    assert len(pairs) == 100 and 0 < by_hand < 1
+    assert tagger.accuracy(toy_test) == by_hand
+    assert TaggerI.accuracy(tagger, toy_test) == by_hand  # NLTK's own definition
+    report = tagger.evaluate(toy_test)
+    assert report["accuracy"] == by_hand and report["tokens"] == 100
+    assert report["known_tokens"] + report["unknown_tokens"] == 100
+
+
+def test_awkward_input_gets_one_tag_per_token(tagger):
+    sentences = [[], ["🙂"], ["naïve", "café", "日本語"], [], ["\u200b", "x" * 300], ["", "a"],
+                 LONG.split()]
+    tagged = tagger.tag_sents(sentences)
+    assert [[w for w, _ in s] for s in tagged] == sentences
+    assert all(t in tagger.vocab.tags for s in tagged for _, t in s)
+    assert tagger.tag([]) == []
+    assert len(tagger.tag(LONG.split())) == 2000
+
+
+def test_batches_split_by_tokens_tag_as_alone(tagger):
+    """Sentences beyond one batch's token budget tag as they do on their own."""
+    long = LONG.split()
+    sentences = [long, ["The", "dog"], long[1:], long[:1500], ["Dogs", "ate", "."]]
+    assert sum(len(s) for s in sentences) > 2 * TOKENS_PER_BATCH / 1.5
+    assert tagger.tag_sents(sentences) == [tagger.tag(s) for s in sentences]
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def test_cli_tags_a_sentence_as_word_slash_tag(tagger, model_dir):
+    result = run_tag("--model", str(model_dir), "The dog ate the apple", "Dogs bark")
+    assert result.returncode == 0, result.stderr
+    expected = [tagger.tag(["The", "dog", "ate", "the", "apple"]), tagger.tag(["Dogs", "bark"])]
+    assert result.stdout == "".join(" ".join(f"{w}/{t}" for w, t in s) + "\n" for s in expected)
+
+
+def test_cli_conll_format(tagger, model_dir):
+    result = run_tag("--model", str(model_dir), "--format", "conll", "The dog ate", "Dogs bark")
+    assert result.returncode == 0, result.stderr
+    expected = [tagger.tag(["The", "dog", "ate"]), tagger.tag(["Dogs", "bark"])]
+    assert result.stdout == "".join("".join(f"{w}\t{t}\n" for w, t in s) + "\n" for s in expected)
+
+
+def test_cli_json_format(tagger, model_dir):
+    result = run_tag("--model", str(model_dir), "--format", "json", "The dog ate", "naïve 🙂")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"tokens": [w for w, _ in s], "tags": [t for _, t in s]}
+        for s in (tagger.tag(["The", "dog", "ate"]), tagger.tag(["naïve", "🙂"]))]
+    assert "🙂" in lines[1]  # written as UTF-8, not \\u escapes
+
+
+# The input ends with a line holding a byte that is not UTF-8, which reads as U+FFFD.
+INPUT = ("\n".join(LINES) + "\n").encode() + b"bad \xff byte\n"
+
+
+@pytest.fixture(scope="module")
+def from_file(model_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("input") / "text.txt"
+    path.write_bytes(INPUT)
+    return run_tag("--model", str(model_dir), "--format", "json", "--file", str(path))
+
+
+def test_cli_file_tags_every_line_in_order(tagger, from_file):
+    assert from_file.returncode == 0, from_file.stderr
+    out = [json.loads(line) for line in from_file.stdout.splitlines()]
+    assert len(out) == len(LINES) + 1
+    bad = ["bad", "\ufffd", "byte"]
+    assert out.pop() == {"tokens": bad, "tags": [t for _, t in tagger.tag(bad)]}
+    for line, got in zip(LINES, out):
+        tokens = treebank(line)
+        assert got["tokens"] == tokens and len(got["tags"]) == len(tokens)
+        assert got["tags"] == [t for _, t in tagger.tag(tokens)]
+    assert out[1] == out[3] == {"tokens": [], "tags": []}  # empty and blank lines keep their place
+    assert len(out[LINES.index(LONG)]["tags"]) == 2000
+
+
+def test_cli_tokenizes_quotes_like_the_treebank(from_file):
+    tokens = json.loads(from_file.stdout.splitlines()[4])["tokens"]
+    assert tokens == treebank(LINES[4])
+    assert tokens == ["He", "said", "``", "hello", ",", "world", "''", "and", "left", "."]
+
+
+def test_cli_stdin_gives_what_the_file_gives(model_dir, from_file):
+    # A strict decoder, as Python sets up stdin under an ordinary UTF-8 locale (C.UTF-8 is lax).
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    result = run_tag("--model", str(model_dir), "--format", "json", input=INPUT, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == from_file.stdout
+
+
+def test_cli_tokenized_keeps_tokens_as_given(tagger, model_dir):
+    line = 'He said "don\'t" (U.S.) naïve'
+    result = run_tag("--model", str(model_dir), "--tokenized", "--format", "json", line)
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert got["tokens"] == line.split() != treebank(line)
+    assert got["tags"] == [t for _, t in tagger.tag(line.split())]
+
+
+def test_cli_without_a_model_says_how_to_train_one(tmp_path):
+    result = run_tag("The dog", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: no model in 'models/latest'")
+    assert "python -m tagger.train --out models/latest" in lines[0]
+    assert not (tmp_path / "models").exists()
+
+
+def test_cli_missing_input_file_is_a_one_line_error(model_dir, tmp_path):
+    result = run_tag("--model", str(model_dir), "--file", str(tmp_path / "nope.txt"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"error: input file '{tmp_path / 'nope.txt'}' not found"]
