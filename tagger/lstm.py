@@ -51,16 +51,19 @@ def packed_layout(batch_sizes: torch.Tensor, device) -> Layout:
 
 
 _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+ONEDNN_MIN_MACS = 2**22
 
 
 def linear(x, weight, bias=None, add=None):
     """x @ weightᵀ (+ bias) (+ add), the one matrix product every step of the LSTM is made of.
 
-    On CPU in float32 it goes to oneDNN, the library behind nn.LSTM's own CPU kernel: on CPUs where
-    the default BLAS falls back to AVX2 (MKL on AMD), oneDNN's AVX-512 kernels run these shapes up
-    to twice as fast, and they add `add` in the same pass. Elsewhere (CUDA, float64) it is addmm.
+    Large products on CPU in float32 go to oneDNN, the library behind nn.LSTM's own CPU kernel: on
+    CPUs where the default BLAS runs AVX2 code (MKL on AMD), its AVX-512 kernels are up to twice
+    as fast, and add `add` in the same pass. Its fixed cost per call (~15 µs) loses on small
+    products, measured here to break even near 2**20 multiply-adds. Elsewhere (CUDA, float64),
+    and for small products, it is addmm.
     """
-    if _onednn(x):
+    if _onednn(x, x.numel() * weight.shape[0]):
         if add is not None:
             return torch.ops.mkldnn._linear_pointwise.binary(x, add, weight, bias, "add")
         return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
@@ -69,16 +72,10 @@ def linear(x, weight, bias=None, add=None):
     return F.linear(x, weight, bias)
 
 
-def _onednn(x):
-    return _ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32 and torch.backends.mkldnn.enabled
-
-
-def prepare(weight, batch, uses):
-    """The weight of a product done once per step, in oneDNN's own blocked layout when there are
-    enough steps to repay the reordering (it costs about what 7 products save)."""
-    if uses >= 8 and _onednn(weight):
-        return torch.ops.mkldnn._reorder_linear_weight(weight, batch)
-    return weight
+def _onednn(x, macs):
+    """Whether a product of `macs` multiply-adds on tensors like x goes to oneDNN."""
+    return (_ONEDNN and macs > ONEDNN_MIN_MACS and x.device.type == "cpu"
+            and x.dtype == torch.float32 and torch.backends.mkldnn.enabled)
 
 
 def _stack(parts):
@@ -102,7 +99,10 @@ def _forward(x, h0, c0, W_ih, W_hh, b, layout, save):
     b = b * scale if b is not None else [None] * D
     xs = [x, x[layout.reverse]][:D]  # the reverse direction reads each sequence mirrored
     G = [linear(xs[d], W_ih[d], b[d]) for d in range(D)]  # (N, 4H) each: all steps at once
-    W_hh = [prepare(W_hh[d], h0.shape[1], len(layout.steps)) for d in range(D)]
+    # Per step, one product per direction through oneDNN when they are large; else one bmm for all.
+    per_direction = _onednn(x, h0.shape[1] * H * H4)
+    if not per_direction:
+        G, W_hh_t = _stack(G), W_hh.transpose(1, 2)  # (D, N, 4H), (D, H, 4H)
     minus_one = x.new_tensor(-1.0)  # a tensor, not a Python number: no conversion at every op
     h, c = h0, c0
     A, C, O, TC = [], [], [], []  # per step, joined once at the end: cheaper than strided writes
@@ -114,7 +114,11 @@ def _forward(x, h0, c0, W_ih, W_hh, b, layout, save):
         #   i, f, g, o = σ(W_ii x + W_hi h + b_i), σ(... f), tanh(... g), σ(... o)
         #   c' = f ⊙ c + i ⊙ g
         #   h' = o ⊙ tanh(c')
-        a = _stack([linear(h[d, :size], W_hh[d], add=G[d][s]) for d in range(D)]).sigmoid_()
+        if per_direction:
+            a = _stack([linear(h[d, :size], W_hh[d], add=G[d][s]) for d in range(D)])
+        else:
+            a = torch.baddbmm(G[:, s], h[:, :size], W_hh_t)
+        a.sigmoid_()  # (D, size, 4H)
         i, f, g, o = a.chunk(4, dim=-1)  # (D, size, H) each
         torch.add(minus_one, g, alpha=2, out=g)
         c = torch.addcmul(f * c[:, :size], i, g)
@@ -162,7 +166,8 @@ class _LSTMLayer(torch.autograd.Function):
         dO = _stack([d_out[:, :H], d_out[:, H:][layout.reverse]][:D])  # (D, N, H)
         dh_n = torch.zeros_like(h0) if dh_n is None else dh_n
         dc_n = torch.zeros_like(c0) if dc_n is None else dc_n
-        W_hh_t = [prepare(W_hh[d].t().contiguous(), h0.shape[1], len(layout.steps)) for d in range(D)]
+        per_direction = _onednn(x, h0.shape[1] * H * 4 * H)  # as in the forward pass
+        W_hh_t = W_hh.transpose(1, 2).contiguous()  # (D, H, 4H): transposed once, not per step
         dA = []  # per step, last step first
         dh, dc = dh_n[:, :0], dc_n[:, :0]  # state gradients of the sequences running at a step
         for start, size in reversed(layout.steps):
@@ -175,7 +180,8 @@ class _LSTMLayer(torch.autograd.Function):
             da = torch.cat([dc_s, dc_s, dc_s, dh_s], -1).mul_(M[:, s])  # (D, size, 4H)
             dA.append(da)
             dc = dc_s * f[:, s]
-            dh = _stack([linear(da[d], W_hh_t[d]) for d in range(D)])
+            dh = _stack([linear(da[d], W_hh_t[d]) for d in range(D)]) if per_direction else \
+                torch.bmm(da, W_hh)
         dA = torch.cat(dA[::-1], dim=1)  # (D, N, 4H)
         # The weight gradients as one large product each, after the loop rather than per step.
         xs = [x, x[layout.reverse]][:D]

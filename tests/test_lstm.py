@@ -185,15 +185,21 @@ def test_no_fused_recurrent_op_runs():
     assert not fused_ops(LSTM(3, 4, num_layers=2, bidirectional=True))
 
 
+@pytest.mark.filterwarnings("ignore:TF32 acceleration")
+@pytest.mark.parametrize("products", ["oneDNN for all", "oneDNN off"])
 @pytest.mark.parametrize("packed", [False, True])
-def test_matches_nn_lstm_without_onednn(packed):
-    """The plain-PyTorch product (used on CUDA, in float64, or with oneDNN off) gives the same."""
+def test_both_product_paths_match_nn_lstm(packed, products, monkeypatch):
+    """Small sizes take one path; force each one, whatever the size."""
+    import tagger.lstm
+
+    if products == "oneDNN for all":
+        monkeypatch.setattr(tagger.lstm, "ONEDNN_MIN_MACS", 0)
     ref, mine = pair(5, torch.float32, input_size=6, hidden_size=5, num_layers=2,
                      bidirectional=True)
     x = torch.randn(7, 3, 6, requires_grad=True)
     lengths = torch.tensor([7, 2, 5]) if packed else None
     expected = run(ref, x, lengths, None, False)
-    with torch.backends.mkldnn.flags(enabled=False):
+    with torch.backends.mkldnn.flags(enabled=products != "oneDNN off"):
         got = run(mine, x, lengths, None, False)
     for e, g in zip(expected, got):
         assert torch.allclose(g, e, atol=1e-5, rtol=0)
