@@ -5,16 +5,17 @@ i, f, g, o), same initialisation, same `forward(input, hx)` and outputs, dense o
 input, so a `state_dict` moves between the two either way. No fused recurrent op is used: the
 recurrence is a Python loop over time steps, and its backward pass is written by hand.
 
-Why it is about as fast as `nn.LSTM` (by design, not by accident):
-- the input-to-hidden products of all time steps are one batched matrix multiply before the loop;
-  only the hidden-to-hidden product is left inside it;
-- both directions advance together, as one `bmm` per step over stacked weights; the reverse
-  direction reads each sequence mirrored within its own length, so both walk the same rows;
+Why it is fast (by design, not by accident; `scripts/bench_lstm.py` measures it):
+- the input-to-hidden products of all time steps are one large product before the loop; only the
+  hidden-to-hidden product is left inside it;
+- both directions advance together; the reverse direction reads each sequence mirrored within its
+  own length, so both walk the same rows and share every element-wise op;
 - sequences are kept packed (time-major rows, longest first), so a step only touches the sequences
   still running: no work, and no state change, on padding;
-- a custom `autograd.Function` runs the loop without recording a graph, saves the gate activations,
-  and in backward accumulates the hidden-to-hidden weight gradient as one large multiply after the
-  loop instead of one per step.
+- a custom `autograd.Function` runs the loop without recording a graph, keeps the gate
+  activations, and in backward computes the weight gradients as one large product each after the
+  loop instead of one per step;
+- one sigmoid serves all four gates, and large products on CPU go to oneDNN (see `linear`).
 """
 
 import math
@@ -51,7 +52,7 @@ def packed_layout(batch_sizes: torch.Tensor, device) -> Layout:
 
 
 _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-ONEDNN_MIN_MACS = 2**22
+ONEDNN_MIN_MACS = 2**22  # see `linear`
 
 
 def linear(x, weight, bias=None, add=None):
@@ -60,8 +61,9 @@ def linear(x, weight, bias=None, add=None):
     Large products on CPU in float32 go to oneDNN, the library behind nn.LSTM's own CPU kernel: on
     CPUs where the default BLAS runs AVX2 code (MKL on AMD), its AVX-512 kernels are up to twice
     as fast, and add `add` in the same pass. Its fixed cost per call (~15 µs) loses on small
-    products, measured here to break even near 2**20 multiply-adds. Elsewhere (CUDA, float64),
-    and for small products, it is addmm.
+    products: alone they break even near 2**20 multiply-adds, but inside the loop, where one bmm
+    serves both directions, the tagger's epochs were fastest with the switch at 2**22.
+    Elsewhere (CUDA, float64), and for small products, it is addmm.
     """
     if _onednn(x, x.numel() * weight.shape[0]):
         if add is not None:
