@@ -6,7 +6,8 @@
     metrics.json       training history and final scores
 
 A save writes a complete new folder beside the old one, then swaps the two by renaming, so an
-interrupted run leaves either the previous model or the new one, never a mix.
+interrupted run leaves either the previous model or the new one, never a mix. It replaces only a
+model folder: a folder holding anything else is refused, never swapped away.
 """
 
 import json
@@ -15,7 +16,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -25,6 +25,9 @@ from tagger.model import Tagger
 from tagger.vocab import Vocab
 
 FILES = ("config.json", "vocab.json", "model.safetensors")
+MODEL_FILES = FILES + ("metrics.json",)
+# What an interrupted write_atomic of a model file can leave in the folder.
+TEMPORARY = tuple(f".{name}." for name in MODEL_FILES)
 
 
 def _umask():
@@ -33,8 +36,10 @@ def _umask():
     return mask
 
 
-def _write(path: Path, write):
-    """Write one file through a temporary name in the same folder and rename it into place."""
+def write_atomic(path: Path, write):
+    """Write one file through a temporary name in the same folder and rename it into place, so
+    the file is always either the old one or the complete new one; `write(name)` writes it."""
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)
     try:
@@ -46,34 +51,68 @@ def _write(path: Path, write):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    for stale in path.parent.glob(f".{path.name}.*"):  # what a killed write left
+        stale.unlink(missing_ok=True)
+
+
+def check_out(folder):
+    """Refuse an --out that is not a model folder: a save replaces the whole folder, and must never
+    take a user's other files with it."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise TaggerError(f"--out '{folder}' is a file, not a model folder; choose another --out")
+    if folder.is_dir():
+        others = sorted(p.name for p in folder.iterdir()
+                        if p.name not in MODEL_FILES and not p.name.startswith(TEMPORARY))
+        if others:
+            raise TaggerError(f"--out '{folder}' is not a model folder (it holds {others[0]!r}), "
+                              "and saving would replace it; choose another --out")
 
 
 def save(folder, model: Tagger, vocab: Vocab, config: Config, metrics: dict):
     """Save a model folder, replacing any model already there only once the new one is complete."""
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    new = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new-"))
+    check_out(folder)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        new = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.new-"))
+    except OSError as e:
+        raise _save_error(folder, e) from None
     try:
         os.chmod(new, 0o777 & ~_umask())
-        _write(new / "config.json", lambda p: Path(p).write_text(config.to_json()))
-        _write(new / "vocab.json", lambda p: Path(p).write_text(vocab.to_json()))
+        write_atomic(new / "config.json", lambda p: Path(p).write_text(config.to_json()))
+        write_atomic(new / "vocab.json", lambda p: Path(p).write_text(vocab.to_json()))
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        _write(new / "model.safetensors", lambda p: save_file(weights, p))
+        write_atomic(new / "model.safetensors", lambda p: save_file(weights, p))
         save_metrics(new, metrics)
         old = folder.parent / f".{folder.name}.old-{os.getpid()}"
         if folder.exists():
             os.rename(folder, old)  # from here until the next rename, `old` is the model
         os.rename(new, folder)
-        for stale in folder.parent.glob(f".{folder.name}.old-*"):  # ours, and any a kill left
-            shutil.rmtree(stale, ignore_errors=True)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(new, ignore_errors=True)
+        if isinstance(e, OSError):
+            raise _save_error(folder, e) from None
         raise
+    # Ours, and any that a run killed mid-save left.
+    for stale in folder.parent.glob(f".{folder.name}.old-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in folder.parent.glob(f".{folder.name}.new-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _save_error(folder, e: OSError):
+    return TaggerError(f"cannot save the model to '{folder}' ({e.strerror or e}); any model "
+                       "saved there before is kept; free some space or fix the permissions")
 
 
 def save_metrics(folder, metrics: dict):
     """Replace only the report of a saved model."""
-    _write(Path(folder) / "metrics.json", lambda p: Path(p).write_text(json.dumps(metrics, indent=2)))
+    try:
+        write_atomic(Path(folder) / "metrics.json",
+                     lambda p: Path(p).write_text(json.dumps(metrics, indent=2)))
+    except OSError as e:
+        raise _save_error(folder, e) from None
 
 
 def _previous(folder: Path) -> Path:
@@ -102,6 +141,8 @@ def load(folder, device="cpu"):
     except UnicodeDecodeError:
         raise TaggerError(f"model folder '{folder}' has a file that is not UTF-8 text; "
                           "retrain the model") from None
+    except OSError as e:
+        raise TaggerError(f"cannot read '{e.filename}' ({e.strerror}); check its permissions") from None
     try:
         weights = load_file(folder / "model.safetensors", device="cpu")
     except (SafetensorError, OSError, ValueError) as e:

@@ -1,11 +1,10 @@
 """Tests for tagger.storage: a model folder round-trips, every kind of broken folder is a one-line
-error (in Python and on the command line), pickles are never run, and saves replace atomically."""
+error (in Python and on the command line), pickles are never run, saves replace atomically and
+only ever a model folder."""
 
 import json
 import os
 import pickle
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -54,11 +53,6 @@ def load_error(folder):
     message = str(info.value)
     assert "\n" not in message and ("retrain" in message or "train one" in message), message
     return message
-
-
-def run_tag(folder, cwd):
-    return subprocess.run([sys.executable, "-m", "tagger.tag", "--model", str(folder), "a dog"],
-                          cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
 # --- round trip ------------------------------------------------------------------------------
@@ -201,16 +195,6 @@ def test_weights_that_do_not_match_the_config_are_refused(saved, setting):
 # --- pickles are data, never code ------------------------------------------------------------
 
 
-class Payload:
-    """Unpickling this creates `marker`: the proof that a load ran code from the file."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def torch_load(path):
     copy = path.with_name("weights.pt")  # torch.load reads a .safetensors name as safetensors
     copy.write_bytes(path.read_bytes())
@@ -223,10 +207,11 @@ def torch_load(path):
     (lambda obj, path: path.write_bytes(pickle.dumps(obj)),
      lambda path: pickle.loads(path.read_bytes())),
 ], ids=["torch-zip", "torch-legacy", "pickle"])
-def test_a_pickled_weights_file_is_refused_without_running_it(saved, tmp_path, write, unpickle):
+def test_a_pickled_weights_file_is_refused_without_running_it(saved, tmp_path, payload, write,
+                                                              unpickle):
     folder = saved[0]
     marker = tmp_path / "pwned"
-    write({"head.weight": Payload(marker)}, folder / "model.safetensors")
+    write({"head.weight": payload(marker)}, folder / "model.safetensors")
     assert "model.safetensors" in load_error(folder)
     assert not marker.exists()
     # The file is a real threat: loading it the pickle way does run it.
@@ -237,21 +222,28 @@ def test_a_pickled_weights_file_is_refused_without_running_it(saved, tmp_path, w
 # --- the command line ------------------------------------------------------------------------
 
 
-# Every kind of damage is a TaggerError above, which the command line prints as one line; two
+# Every kind of damage is a TaggerError above, which the command line prints as one line; these
 # kinds, through different checks, show it end to end (each run pays for importing torch).
-@pytest.mark.parametrize("damage", ["pickle", "shapes"])
-def test_cli_reports_a_broken_model_in_one_line(saved, tmp_path, vocab, damage):
+@pytest.mark.parametrize("damage", ["pickle", "vocab-size", "missing-file", "truncated",
+                                    "other-version"])
+def test_cli_reports_a_broken_model_in_one_line(saved, tmp_path, payload, run_cli, one_line_error,
+                                                damage):
     folder = saved[0]
     marker = tmp_path / "pwned"
     if damage == "pickle":
-        torch.save({"head.weight": Payload(marker)}, folder / "model.safetensors")
-    else:
+        torch.save({"head.weight": payload(marker)}, folder / "model.safetensors")
+    elif damage == "vocab-size":
         (folder / "vocab.json").write_text(Vocab.build([[("x", "NN")]]).to_json())
-    result = run_tag(folder, tmp_path)
-    assert result.returncode == 2 and result.stdout == ""
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "retrain" in lines[0]
+    elif damage == "missing-file":
+        (folder / "vocab.json").unlink()
+    elif damage == "truncated":
+        truncate(folder / "model.safetensors")
+    else:
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "format_version": 0}))
+    result = run_cli("tagger.tag", "--model", str(folder), "a dog", cwd=tmp_path)
+    assert result.stdout == ""
+    assert "retrain" in one_line_error(result, str(folder))
     assert not marker.exists()
 
 
@@ -260,7 +252,6 @@ def test_cli_reports_a_broken_model_in_one_line(saved, tmp_path, vocab, damage):
 
 def test_saving_over_a_model_replaces_it_completely(saved, vocab):
     folder, _, _ = saved
-    (folder / "notes.txt").write_text("left over from the old model")
     other_vocab = Vocab.build(read_tagged(TOY_DIR / "dev.txt"))
     model, config = make(other_vocab, seed=5, encoder="torch", hidden_size=8)
     storage.save(folder, model, other_vocab, config, {"new": True})
@@ -279,7 +270,7 @@ def test_a_failed_save_leaves_the_old_model_and_no_litter(saved, vocab, monkeypa
 
     monkeypatch.setattr(storage, "save_file", fail)
     other, _ = make(vocab, seed=9)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(TaggerError, match=f"cannot save the model to '{folder}' \\(disk full\\)"):
         storage.save(folder, other, vocab, config, {})
     assert os.listdir(folder.parent) == ["m"]
     assert sorted(os.listdir(folder)) == sorted(storage.FILES + ("metrics.json",))
@@ -297,6 +288,44 @@ def test_a_save_killed_between_its_renames_leaves_the_previous_model(saved):
     assert_same_weights(loaded, model)
     # Loading reads the previous model where it lies (moving it could race a running save) ...
     assert not folder.exists() and (folder.parent / ".m.old-12345").is_dir()
-    # ... and the next save clears it away.
+    # ... and the next save clears it away, with the half-written folder the kill left.
     storage.save(folder, model, storage.load(folder)[1], storage.load(folder)[2], {})
-    assert folder.is_dir() and not (folder.parent / ".m.old-12345").exists()
+    assert os.listdir(folder.parent) == ["m"]
+
+
+def test_a_write_killed_before_its_rename_leaves_the_file_whole_and_the_next_clears_up(saved):
+    folder = saved[0]
+    # What a run killed while writing metrics.json leaves: the old file and a temporary beside it.
+    (folder / ".metrics.json.k1ll3d").write_text('{"half": ')
+    assert storage.load(folder)[3] == METRICS
+    storage.save_metrics(folder, {"new": 1})
+    assert sorted(os.listdir(folder)) == sorted(storage.MODEL_FILES)
+    assert storage.load(folder)[3] == {"new": 1}
+
+
+@pytest.mark.parametrize("other", ["notes.txt", "checkpoint.pt", "sub/"])
+def test_a_folder_holding_anything_else_is_never_replaced(tmp_path, saved, vocab, other):
+    """--out . or --out ~ must not swap a user's folder away with a model."""
+    folder, model, config = saved
+    path = folder / other.rstrip("/")
+    path.mkdir() if other.endswith("/") else path.write_text("mine")
+    with pytest.raises(TaggerError) as info:
+        storage.save(folder, make(vocab, seed=3)[0], vocab, config, {})
+    assert str(info.value) == (f"--out '{folder}' is not a model folder (it holds "
+                               f"'{path.name}'), and saving would replace it; choose another --out")
+    assert path.exists() and sorted(os.listdir(folder.parent)) == ["m"]
+    assert_same_weights(storage.load(folder)[0], model)
+    # Neither is a file, which a save would otherwise replace by a folder.
+    with pytest.raises(TaggerError, match="is a file, not a model folder"):
+        storage.save(path if path.is_file() else folder / "model.safetensors", model, vocab,
+                     config, {})
+
+
+def test_a_save_that_cannot_write_is_a_one_line_error(tmp_path, saved, vocab):
+    folder, model, config = saved
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(TaggerError) as info:
+        storage.save(blocker / "m", model, vocab, config, {})
+    assert str(info.value).startswith(f"cannot save the model to '{blocker / 'm'}' (")
+    assert blocker.read_text() == "a file where a folder should be"
