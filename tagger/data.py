@@ -41,7 +41,7 @@ def load_corpus(config) -> Splits:
     """The train/dev/test sentences that `config.corpus` names, with `config.limit` applied."""
     corpus = config.corpus
     if corpus == "auto":
-        if _nltk_has("corpora/treebank"):
+        if nltk_has("corpora/treebank"):
             corpus = "treebank"
         else:
             print(TREEBANK_MISSING_NOTE, file=sys.stderr)
@@ -56,7 +56,8 @@ def load_corpus(config) -> Splits:
     elif Path(corpus).is_file():
         splits = _load_user_files(config)
     else:
-        raise TaggerError(f"corpus '{corpus}' is neither toy, treebank, brown nor an existing file")
+        raise TaggerError(f"corpus '{corpus}' is neither toy, treebank, brown nor an existing file; "
+                          "check the path")
     if config.limit > 0:
         splits.train = splits.train[:config.limit]
     return splits
@@ -64,12 +65,13 @@ def load_corpus(config) -> Splits:
 
 def require_nltk(resource: str, package: str) -> None:
     """Raise a one-line TaggerError unless NLTK's search path (NLTK_DATA etc.) has `resource`."""
-    if not _nltk_has(resource):
+    if not nltk_has(resource):
         raise TaggerError(f"NLTK resource '{resource}' not found; get it with: python -m "
                           f"nltk.downloader {package} (or set NLTK_DATA to a folder that has it)")
 
 
-def _nltk_has(resource):
+def nltk_has(resource) -> bool:
+    """Whether NLTK's search path has `resource`, such as "corpora/treebank"."""
     # Imported here so tagging with a saved model does not pay for importing NLTK.
     import nltk
 

@@ -1,6 +1,10 @@
 """Tests for tagger.data: the bundled and NLTK corpora, the two file formats and their errors,
 and length-bucketed batching."""
 
+import os
+import subprocess
+import sys
+
 import nltk
 import pytest
 import torch
@@ -138,6 +142,18 @@ def test_require_nltk_names_the_resource_and_the_download():
                             "has it)")
 
 
+def test_cli_names_a_missing_nltk_resource_and_its_download(tmp_path, run_cli, one_line_error):
+    env = {**os.environ, "NLTK_DATA": str(tmp_path / "empty"), "HOME": str(tmp_path)}
+    probe = subprocess.run([sys.executable, "-c", "import nltk; nltk.data.find('corpora/treebank/')"],
+                           env=env, capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip("the treebank is installed system-wide, where NLTK_DATA cannot hide it")
+    result = run_cli("tagger.train", "--corpus", "treebank", "--no-progress", cwd=tmp_path, env=env)
+    one_line_error(result, "NLTK resource 'corpora/treebank' not found",
+                   "get it with: python -m nltk.downloader treebank")
+    assert os.listdir(tmp_path) == []
+
+
 @needs_treebank
 def test_require_nltk_finds_zipped_packages_on_nltks_path():
     require_nltk("corpora/treebank", "treebank")
@@ -212,6 +228,27 @@ def test_malformed_files_name_the_line(tmp_path, name, content, line, message):
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("name, content, message", [
+    ("a.txt", "The/DT dog/NN\nate the/DT\n", "a.txt:2: expected word/TAG, got 'ate'"),
+    ("a.conllu", CONLLU + "5\tx\tx\tNOUN\n", "a.conllu:11: expected 10 tab-separated columns, "
+                                                 "got 4"),
+    ("a.txt", "", "a.txt:1: no sentences found; expected CoNLL-U or one sentence of word/TAG "
+                  "tokens per line"),
+    ("a.txt", b"a/DT\n\xe9t\xe9/NN\n", "a.txt:2: not UTF-8 text (byte 0xe9); save the file as "
+                                          "UTF-8"),
+    ("nope.txt", None, "corpus 'nope.txt' is neither toy, treebank, brown nor an existing file; "
+                       "check the path"),
+], ids=["no-tag", "conllu-columns", "empty", "not-utf8", "missing"])
+def test_cli_names_the_file_and_line_of_a_bad_corpus(tmp_path, run_cli, one_line_error, name,
+                                                     content, message):
+    if content is not None:
+        write(tmp_path, name, content)
+    result = run_cli("tagger.train", "--corpus", name, "--no-progress", "--threads", "1",
+                     cwd=tmp_path)
+    assert one_line_error(result) == f"error: {message}"
+    assert os.listdir(tmp_path) == ([name] if content is not None else [])  # nothing saved
+
+
 def test_missing_xpos_suggests_upos(tmp_path):
     path = write(tmp_path, "a.conllu", "1\tx\tx\tNOUN\t_\t_\t0\troot\t_\t_\n")
     with pytest.raises(CorpusFormatError, match=r"a.conllu:1: expected a XPOS tag .*drop --xpos"):
@@ -226,6 +263,7 @@ def test_missing_file_is_a_user_error(tmp_path):
 # Bytes biased towards the characters the two formats care about, plus anything at all.
 FILE_BYTES = st.one_of(
     st.binary(max_size=200),
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=200).map(str.encode),
     st.text(alphabet="ab/_-.#\t\n\r 1\u00e9", max_size=200).map(str.encode),
     st.lists(st.sampled_from(["1\tx\tx\tNOUN\tNN\t_\t0\troot\t_\t_", "1-2\ta", "# c", "", "a/B",
                               "\xff", "2.1\tx\t_\t_\t_\t_\t_\t_\t_\t_"]), max_size=8)
