@@ -8,7 +8,7 @@
 for `nltk.tag.PerceptronTagger` in code written for NLTK.
 """
 
-import argparse
+import io
 import json
 import sys
 
@@ -17,11 +17,18 @@ from nltk.tokenize import TreebankWordTokenizer
 
 from tagger import storage
 from tagger.config import resolve_device
-from tagger.errors import TaggerError, cli
+from tagger.errors import ArgumentParser, TaggerError, cli
 
 # Sentences are batched by tokens, not by count, so a 10,000-token sentence and a million short
 # ones both keep memory bounded.
 TOKENS_PER_BATCH = 4096
+
+# Longer "sentences" (a whole document on one line) are tagged in pieces of at most this many
+# tokens, cut after a sentence-final token where there is one: memory then stays within the token
+# budget, and many pieces share a batch where one long sequence would run step by step. No real
+# sentence comes near this length, so tags change only for text that was not a sentence.
+MAX_SENTENCE_TOKENS = 1000
+SENTENCE_ENDS = {".", "!", "?"}
 
 
 class PosTagger:
@@ -37,6 +44,17 @@ class PosTagger:
 
     def predict(self, sentences):
         """Tags only: one list of tags per sentence of tokens."""
+        pieces, owners = [], []
+        for k, sentence in enumerate(sentences):
+            for piece in split_long(sentence):
+                pieces.append(piece)
+                owners.append(k)
+        tags = [[] for _ in sentences]
+        for k, piece_tags in zip(owners, self._predict_pieces(pieces)):
+            tags[k].extend(piece_tags)
+        return tags
+
+    def _predict_pieces(self, sentences):
         order = sorted(range(len(sentences)), key=lambda k: len(sentences[k]))
         tags = [[] for _ in sentences]
         batch, size = [], 0
@@ -79,6 +97,22 @@ class PosTagger:
         return self.evaluate(gold)["accuracy"]
 
 
+def split_long(tokens, limit=MAX_SENTENCE_TOKENS):
+    """The tokens in pieces of at most `limit`, each cut after its last sentence-final token where
+    that keeps it over half the limit; a sentence within the limit is its own one piece."""
+    pieces, start = [], 0
+    while len(tokens) - start > limit:
+        end = start + limit
+        for cut in range(end, start + limit // 2, -1):
+            if tokens[cut - 1] in SENTENCE_ENDS:
+                end = cut
+                break
+        pieces.append(tokens[start:end])
+        start = end
+    pieces.append(tokens[start:])
+    return pieces
+
+
 _tokenizer = TreebankWordTokenizer()
 
 
@@ -97,19 +131,22 @@ def format_sentence(tagged, fmt):
 
 
 def _lines(args):
+    # Lines end at "\n" only (a stray "\r" inside a line would otherwise add an
+    # output line that matches no input line), and bytes that are not UTF-8 read as U+FFFD,
+    # wherever the text comes from: a stray byte must not end a long run with a traceback.
     if args.text:
-        yield from args.text
+        for text in args.text:  # undecodable bytes reach sys.argv as lone surrogates
+            yield text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     elif args.file:
         try:
-            with open(args.file, encoding="utf-8", errors="replace") as f:
+            with open(args.file, encoding="utf-8", errors="replace", newline="\n") as f:
                 yield from f
         except FileNotFoundError:
             raise TaggerError(f"input file '{args.file}' not found") from None
     else:
         if sys.stdin.isatty():
             raise TaggerError("nothing to tag: give a sentence, --file FILE, or pipe text in")
-        # As for --file: a stray byte that is not UTF-8 must not end a long run with a traceback.
-        sys.stdin.reconfigure(encoding="utf-8", errors="replace")
+        sys.stdin.reconfigure(encoding="utf-8", errors="replace", newline="\n")
         yield from sys.stdin
 
 
@@ -126,7 +163,7 @@ def _chunks(lines, size=10_000):
 
 @cli
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tagger.tag", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="python -m tagger.tag", description=__doc__.split("\n")[0])
     parser.add_argument("text", nargs="*", help="sentences to tag (default: --file or stdin, one a line)")
     parser.add_argument("--file", help="read sentences from this file, one a line")
     parser.add_argument("--model", default="models/latest", help="model folder (default: models/latest)")
@@ -137,6 +174,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     tagger = PosTagger.load(args.model, args.device)
     out = sys.stdout
+    if isinstance(out, io.TextIOWrapper):  # not when a caller has put a StringIO there
+        out.reconfigure(encoding="utf-8")  # as the input is read, whatever the locale
     for chunk in _chunks(_lines(args)):  # bounded memory however long the input
         sentences = [tokenize(line, args.tokenized) for line in chunk]
         for tagged in tagger.tag_sents(sentences):

@@ -1,5 +1,6 @@
 """Tests for tagger.tag: the NLTK-style PosTagger API and the `python -m tagger.tag` command line,
-checked against the same model tagging in-process and against NLTK's tokenizer and TaggerI."""
+checked against the same model tagging in-process and against NLTK's tokenizer and TaggerI; any
+tokens at all get one tag each, whatever shares their batch, and hostile or huge input never fails."""
 
 import json
 import os
@@ -8,12 +9,14 @@ import sys
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nltk.tag.api import TaggerI
 from nltk.tokenize import TreebankWordTokenizer
 
 from tagger import data
 from tagger.config import Config
-from tagger.tag import TOKENS_PER_BATCH, PosTagger
+from tagger.tag import MAX_SENTENCE_TOKENS, TOKENS_PER_BATCH, PosTagger, split_long
 from tagger.train import train
 
 # One thread: on a small machine shared with other work, torch's thread pool waits on busy cores.
@@ -52,13 +55,10 @@ def toy_test():
     return data.read_tagged(data.TOY_DIR / "test.txt")
 
 
-def run_tag(*args, input=None, cwd=None, env=None):
+@pytest.fixture(scope="session")
+def run_tag(run_cli):
     # On the CPU, as the in-process tagger the output is compared with.
-    args = ("--device", "cpu", *args)
-    result = subprocess.run([sys.executable, "-m", "tagger.tag", *args], input=input, cwd=cwd,
-                            env=env, capture_output=True, timeout=300)
-    result.stdout, result.stderr = result.stdout.decode(), result.stderr.decode()
-    return result
+    return lambda *args, **kwargs: run_cli("tagger.tag", "--device", "cpu", *args, **kwargs)
 
 
 def treebank(line):
@@ -120,21 +120,21 @@ def test_batches_split_by_tokens_tag_as_alone(tagger):
 # --- the command line ------------------------------------------------------------------------
 
 
-def test_cli_tags_a_sentence_as_word_slash_tag(tagger, model_dir):
+def test_cli_tags_a_sentence_as_word_slash_tag(tagger, model_dir, run_tag):
     result = run_tag("--model", str(model_dir), "The dog ate the apple", "Dogs bark")
     assert result.returncode == 0, result.stderr
     expected = [tagger.tag(["The", "dog", "ate", "the", "apple"]), tagger.tag(["Dogs", "bark"])]
     assert result.stdout == "".join(" ".join(f"{w}/{t}" for w, t in s) + "\n" for s in expected)
 
 
-def test_cli_conll_format(tagger, model_dir):
+def test_cli_conll_format(tagger, model_dir, run_tag):
     result = run_tag("--model", str(model_dir), "--format", "conll", "The dog ate", "Dogs bark")
     assert result.returncode == 0, result.stderr
     expected = [tagger.tag(["The", "dog", "ate"]), tagger.tag(["Dogs", "bark"])]
     assert result.stdout == "".join("".join(f"{w}\t{t}\n" for w, t in s) + "\n" for s in expected)
 
 
-def test_cli_json_format(tagger, model_dir):
+def test_cli_json_format(tagger, model_dir, run_tag):
     result = run_tag("--model", str(model_dir), "--format", "json", "The dog ate", "naïve 🙂")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -149,7 +149,7 @@ INPUT = ("\n".join(LINES) + "\n").encode() + b"bad \xff byte\n"
 
 
 @pytest.fixture(scope="module")
-def from_file(model_dir, tmp_path_factory):
+def from_file(model_dir, tmp_path_factory, run_tag):
     path = tmp_path_factory.mktemp("input") / "text.txt"
     path.write_bytes(INPUT)
     return run_tag("--model", str(model_dir), "--format", "json", "--file", str(path))
@@ -175,7 +175,7 @@ def test_cli_tokenizes_quotes_like_the_treebank(from_file):
     assert tokens == ["He", "said", "``", "hello", ",", "world", "''", "and", "left", "."]
 
 
-def test_cli_stdin_gives_what_the_file_gives(model_dir, from_file):
+def test_cli_stdin_gives_what_the_file_gives(model_dir, from_file, run_tag):
     # A strict decoder, as Python sets up stdin under an ordinary UTF-8 locale (C.UTF-8 is lax).
     env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
     result = run_tag("--model", str(model_dir), "--format", "json", input=INPUT, env=env)
@@ -183,7 +183,7 @@ def test_cli_stdin_gives_what_the_file_gives(model_dir, from_file):
     assert result.stdout == from_file.stdout
 
 
-def test_cli_tokenized_keeps_tokens_as_given(tagger, model_dir):
+def test_cli_tokenized_keeps_tokens_as_given(tagger, model_dir, run_tag):
     line = 'He said "don\'t" (U.S.) naïve'
     result = run_tag("--model", str(model_dir), "--tokenized", "--format", "json", line)
     assert result.returncode == 0, result.stderr
@@ -192,7 +192,7 @@ def test_cli_tokenized_keeps_tokens_as_given(tagger, model_dir):
     assert got["tags"] == [t for _, t in tagger.tag(line.split())]
 
 
-def test_cli_without_a_model_says_how_to_train_one(tmp_path):
+def test_cli_without_a_model_says_how_to_train_one(tmp_path, run_tag):
     result = run_tag("The dog", cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.splitlines()
@@ -201,7 +201,115 @@ def test_cli_without_a_model_says_how_to_train_one(tmp_path):
     assert not (tmp_path / "models").exists()
 
 
-def test_cli_missing_input_file_is_a_one_line_error(model_dir, tmp_path):
+def test_cli_missing_input_file_is_a_one_line_error(model_dir, tmp_path, run_tag):
     result = run_tag("--model", str(model_dir), "--file", str(tmp_path / "nope.txt"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [f"error: input file '{tmp_path / 'nope.txt'}' not found"]
+
+
+# --- any tokens, any company -----------------------------------------------------------------
+
+# Any string at all is a token from Python, lone surrogates, controls and the empty string included.
+TOKENS = st.text(st.characters(exclude_categories=()), max_size=12)
+SENTENCES = st.lists(st.lists(TOKENS, max_size=30), max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(sentences=SENTENCES)
+def test_any_tokens_get_one_known_tag_each_in_order(tagger, sentences):
+    tagged = tagger.tag_sents(sentences)
+    assert [[w for w, _ in s] for s in tagged] == sentences
+    assert all(t in tagger.vocab.tags for s in tagged for _, t in s)
+
+
+@settings(max_examples=60, deadline=None)
+@given(sentence=st.lists(TOKENS, min_size=1, max_size=30), others=SENTENCES, data=st.data())
+def test_a_sentence_s_tags_do_not_depend_on_its_batch_or_padding(tagger, sentence, others, data):
+    position = data.draw(st.integers(0, len(others)))
+    batch = others[:position] + [sentence] + others[position:]
+    assert tagger.tag_sents(batch)[position] == tagger.tag(sentence)
+
+
+def test_long_sentences_are_cut_after_sentence_ends_within_the_limit():
+    words = [f"w{i}" for i in range(25)]
+    assert split_long(words, limit=25) == [words] and split_long([], limit=5) == [[]]
+    # No sentence end: cut at the limit.
+    assert split_long(words, limit=10) == [words[:10], words[10:20], words[20:]]
+    # After the last "." (or "!", "?") in the window, unless that leaves half a window or less.
+    text = "a b c . d e f g ? h i j k . l".split()
+    assert split_long(text, limit=6) == [text[:4], text[4:9], text[9:]]
+    assert split_long(". a b c d e f".split(), limit=4) == [[".", "a", "b", "c"], ["d", "e", "f"]]
+
+
+def test_huge_input_is_tagged_in_batches_within_the_token_budget(tagger, monkeypatch):
+    """Memory stays bounded: no batch holds more than the budget, however long the input."""
+    sizes = []
+    predict_batch = tagger._predict_batch
+
+    def recording(sentences):
+        sizes.append([len(s) for s in sentences])
+        return predict_batch(sentences)
+
+    monkeypatch.setattr(tagger, "_predict_batch", recording)
+    huge = (LONG.split() * 50)[:100_000]
+    tagged = tagger.tag_sents([huge, ["The", "dog"], huge[:5_000]])
+    assert [len(s) for s in tagged] == [100_000, 2, 5_000]
+    assert [w for w, _ in tagged[0]] == huge
+    assert all(sum(batch) <= TOKENS_PER_BATCH and max(batch) <= MAX_SENTENCE_TOKENS
+               for batch in sizes)
+    # Each piece is tagged as it is alone.
+    pieces = split_long(huge)
+    assert [t for _, t in tagged[0]] == [t for s in tagger.tag_sents(pieces) for _, t in s]
+
+
+# --- hostile input on the command line -------------------------------------------------------
+
+HOSTILE = [
+    "\x00nul \x07bell \x1b[31mred\x1b[0m tab\there \x0b\x0c \x1c\x1d\x1e\x1f \x7fdel \u200bzw \u2028ls "
+    "\u202ertl \ufeffbom",
+    "a stray \r return",
+    "🙂 👍🏽 👨‍👩‍👧 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 e\u0301 \ufdfa Ελληνικά",
+    "",
+    " \t ",
+    " ".join(["the", "dog", "ate", "an", "apple", "."] * 1666 + ["ok", "!", "fine", "."]),  # 10,000
+    ("Colorless green ideas sleep furiously ; \"they\" said (twice) . " * 20_000)[:1_000_000],
+]
+
+
+def test_cli_tags_hostile_and_huge_lines_one_tag_per_token(tagger, model_dir, tmp_path, run_tag):
+    path = tmp_path / "hostile.txt"
+    path.write_text("\n".join(HOSTILE) + "\n", encoding="utf-8")
+    result = run_tag("--model", str(model_dir), "--format", "json", "--file", str(path))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == len(HOSTILE)  # one line out per line in, "\r" and all
+    for line, got in zip(HOSTILE, out):
+        tokens = treebank(line)
+        assert got["tokens"] == tokens and len(got["tags"]) == len(tokens)
+        assert got["tags"] == [t for _, t in tagger.tag(tokens)]
+    assert len(out[5]["tokens"]) == 10_000 and len(out[6]["tokens"]) > 200_000
+
+
+def test_cli_reads_argument_bytes_that_are_not_utf8_as_replacement_characters(tagger, model_dir,
+                                                                                run_cli):
+    # A strict encoder, as Python sets up stdout under an ordinary UTF-8 locale (C.UTF-8 is lax).
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    result = subprocess.run([sys.executable, "-m", "tagger.tag", "--model", str(model_dir),
+                             "--device", "cpu", b"caf\xe9 \xff ok"], env=env, capture_output=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr.decode()
+    tokens = ["caf\ufffd", "\ufffd", "ok"]
+    assert result.stdout.decode() == " ".join(f"{w}/{t}" for w, t in tagger.tag(tokens)) + "\n"
+
+
+def test_cli_stops_quietly_when_the_reader_goes_away(model_dir, tmp_path):
+    """`python -m tagger.tag --file big.txt | head -1`: no traceback when head exits."""
+    path = tmp_path / "many.txt"
+    path.write_text("The dog ate the apple\n" * 100_000)
+    process = subprocess.Popen([sys.executable, "-m", "tagger.tag", "--model", str(model_dir),
+                                "--device", "cpu", "--file", str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline().startswith(b"The/")
+    process.stdout.close()  # far more output is still to come than a pipe holds
+    stderr = process.communicate(timeout=300)[1].decode()
+    assert process.returncode == 1 and stderr == ""
