@@ -7,6 +7,7 @@ and the saved `config.json` can never drift apart.
 import argparse
 import json
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 import torch
 
@@ -51,6 +52,8 @@ class Config:
     device: str = _flag("auto", "auto picks cuda when present", choices=("auto", "cpu", "cuda"))
     threads: int = _flag(0, "CPU threads for torch (0 = torch's default)")
     out: str = _flag("models/latest", "folder the best model is saved to")
+    resume: bool = _flag(False, "continue the unfinished run that saved to --out from its last "
+                         "checkpoint; give the same settings as that run")
     progress: bool = _flag(True, "show a progress bar per epoch")
 
     def validate(self):
@@ -68,6 +71,10 @@ class Config:
             raise TaggerError(f"--dropout must be in [0, 1), got {self.dropout}")
         if not self.lr > 0:
             raise TaggerError(f"--lr must be positive, got {self.lr}")
+        # The model is saved by replacing the folder that --out names, so it must name one.
+        if Path(self.out).name in ("", ".", ".."):
+            raise TaggerError(f"--out must name a model folder, such as models/latest, got "
+                              f"'{self.out}'")
         return self
 
     # --- command line -------------------------------------------------------------------------

@@ -1,16 +1,23 @@
 """Tests for tagger.train: a trained model is saved and reloads, training is reproducible, the
-two encoders train the same model, word dropout, flag errors, and the README's example."""
+two encoders train the same model, word dropout, flag errors, the README's example, and runs that
+are interrupted (Ctrl-C, SIGKILL) lose nothing and resume to the weights of an uninterrupted run."""
 
 import json
+import random
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from tagger import data, storage
+from tagger import checkpoint, data, storage
+from tagger import train as train_module
 from tagger.config import Config
+from tagger.errors import Interrupted, TaggerError
 from tagger.tag import PosTagger
 from tagger.train import train, word_dropout
 from tagger.vocab import Vocab
@@ -54,7 +61,8 @@ def without_timing(value):
 
 def test_train_saves_a_loadable_model_with_its_metrics(trained):
     root, metrics, _, messages = trained
-    assert sorted(p.name for p in (root / "a").iterdir()) == sorted(storage.FILES + ("metrics.json",))
+    assert sorted(p.name for p in (root / "a").iterdir()) == sorted(storage.MODEL_FILES)
+    assert not checkpoint.path_for(root / "a").exists()  # a finished run needs none
     model, vocab, config, saved = storage.load(root / "a")
     assert config == Config(**{**TINY, "out": str(root / "a")})
     assert saved == json.loads(json.dumps(metrics))  # the file is the returned report
@@ -75,14 +83,28 @@ def test_train_saves_a_loadable_model_with_its_metrics(trained):
     assert metrics["test"]["tokens"] == sum(len(s) for s in splits.test) == 100
 
 
-def test_same_seed_gives_identical_weights_and_metrics(trained):
-    root, first, second, _ = trained
-    a, b = load_file(root / "a" / "model.safetensors"), load_file(root / "b" / "model.safetensors")
+def assert_same_weights(a, b):
+    a, b = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+def test_same_seed_gives_identical_weights_and_metrics(trained):
+    root, first, second, _ = trained
+    assert_same_weights(root / "a", root / "b")
     assert without_timing(first) == without_timing(second)
     assert "seconds" in first["history"][0] and "seconds" not in without_timing(first)["history"][0]
+
+
+@pytest.mark.skipif(not data.nltk_has("corpora/treebank"), reason="NLTK's treebank is not installed")
+def test_same_seed_gives_identical_weights_and_metrics_on_a_treebank_slice(tmp_path):
+    slice_ = dict(corpus="treebank", limit=150, batch_size=16)
+    first, _ = run_train(tmp_path / "a", **slice_)
+    second, _ = run_train(tmp_path / "b", **slice_)
+    assert first["corpus"] == "treebank" and first["test"]["tokens"] > 5000
+    assert_same_weights(tmp_path / "a", tmp_path / "b")
+    assert without_timing(first) == without_timing(second)
 
 
 def test_another_seed_gives_another_model(trained, tmp_path):
@@ -125,40 +147,22 @@ def test_word_dropout_replaces_only_real_words_by_unk_and_rare_ones_more_often()
     assert torch.equal(again, dropped)
 
 
-def run_cli(module, *args, cwd):
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
-
-
-def assert_one_line_error(result, *words):
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0]
-
-
 @pytest.mark.parametrize("flags,words", [
     (["--epochs", "0"], ["--epochs", "at least 1"]),
     (["--batch-size", "-1"], ["--batch-size", "-1"]),
+    (["--encoder", "foo"], ["argument --encoder: invalid choice: 'foo'",
+                            "see python -m tagger.train --help"]),
     pytest.param(["--device", "cuda"], ["--device cuda", "no CUDA"],
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")),
 ])
-def test_invalid_flags_end_with_one_line_and_exit_code_2(tmp_path, flags, words):
+def test_invalid_flags_end_with_one_line_and_exit_code_2(tmp_path, run_cli, one_line_error, flags,
+                                                         words):
     result = run_cli("tagger.train", "--corpus", "toy", "--no-progress", *flags, cwd=tmp_path)
-    assert_one_line_error(result, *words)
+    one_line_error(result, *words)
     assert list(tmp_path.iterdir()) == []  # nothing was trained or saved
 
 
-def test_an_invalid_choice_is_argparse_s_error_with_exit_code_2(tmp_path):
-    result = run_cli("tagger.train", "--encoder", "foo", cwd=tmp_path)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "argument --encoder: invalid choice: 'foo'" in result.stderr
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_readme_example_trains_on_toy_and_tags_the_dog_sentence(tmp_path):
+def test_readme_example_trains_on_toy_and_tags_the_dog_sentence(tmp_path, run_cli):
     """The README's promise: a toy model from the command line tags its example sentence right."""
     train_run = run_cli("tagger.train", "--corpus", "toy", "--epochs", "30", "--out", "models/toy",
                         "--no-progress", "--threads", "1", cwd=tmp_path)
@@ -169,3 +173,168 @@ def test_readme_example_trains_on_toy_and_tags_the_dog_sentence(tmp_path):
     tag_run = run_cli("tagger.tag", "--model", "models/toy", "The dog ate the apple", cwd=tmp_path)
     assert tag_run.returncode == 0, tag_run.stderr
     assert tag_run.stdout == "The/DT dog/NN ate/VBD the/DT apple/NN\n"
+
+
+# --- interrupted runs ----------------------------------------------------------------------------
+
+
+def interrupt_at_batch(monkeypatch, n):
+    """Deliver a real SIGINT while the n-th training batch runs (word dropout runs once a batch)."""
+    calls = []
+
+    def word_dropout_then_ctrl_c(*args):
+        calls.append(1)
+        if len(calls) == n:
+            signal.raise_signal(signal.SIGINT)
+        return word_dropout(*args)
+
+    monkeypatch.setattr(train_module, "word_dropout", word_dropout_then_ctrl_c)
+
+
+def test_ctrl_c_mid_epoch_then_resume_ends_as_an_uninterrupted_run(trained, tmp_path, monkeypatch):
+    root, uninterrupted, _, _ = trained
+    out = tmp_path / "m"
+    interrupt_at_batch(monkeypatch, 5)  # the toy corpus makes 3 batches: epoch 2, batch 2
+    with pytest.raises(Interrupted) as info:
+        run_train(out)
+    epoch_1 = uninterrupted["history"][0]["dev_accuracy"]
+    assert str(info.value) == (f"interrupted: best model so far (epoch 1, dev {100 * epoch_1:.2f}%) "
+                               f"is in {out}; continue with --resume")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert storage.load(out)[3]["best_epoch"] == 1
+    assert checkpoint.read(checkpoint.path_for(out)).progress.epoch == 1
+    monkeypatch.undo()
+
+    metrics, messages = run_train(out, resume=True)
+    assert messages[1] == (f"resuming after epoch 1 (best dev {100 * epoch_1:.2f}%, epoch 1) from "
+                           f"{checkpoint.path_for(out)}")
+    assert_same_weights(out, root / "a")
+    assert without_timing(metrics) == without_timing(uninterrupted)
+    assert not checkpoint.path_for(out).exists()
+    with pytest.raises(TaggerError, match="no checkpoint to resume from"):
+        run_train(out, resume=True)
+
+
+def test_a_fresh_run_replaces_an_unfinished_one_only_when_it_saves(tmp_path, monkeypatch):
+    out = tmp_path / "m"
+    interrupt_at_batch(monkeypatch, 2)
+    with pytest.raises(Interrupted, match="^interrupted before the first epoch ended; nothing was "
+                                          "saved$"):
+        run_train(out)
+    assert not out.exists() and not checkpoint.path_for(out).exists()
+    interrupt_at_batch(monkeypatch, 5)
+    with pytest.raises(Interrupted):
+        run_train(out)
+    unfinished = checkpoint.path_for(out).read_bytes()
+    interrupt_at_batch(monkeypatch, 2)  # the next run is stopped before it saves anything
+    with pytest.raises(Interrupted):
+        run_train(out, seed=2)
+    assert checkpoint.path_for(out).read_bytes() == unfinished
+    monkeypatch.undo()
+    _, messages = run_train(out, seed=2, epochs=1)
+    assert messages[1].startswith(f"note: {checkpoint.path_for(out)} holds an unfinished run")
+    assert not checkpoint.path_for(out).exists()
+
+
+def test_resume_refuses_other_settings_before_training(trained, tmp_path, monkeypatch):
+    out = tmp_path / "m"
+    interrupt_at_batch(monkeypatch, 5)
+    with pytest.raises(Interrupted):
+        run_train(out)
+    with pytest.raises(TaggerError, match="was made with --hidden-size 16, not 8"):
+        run_train(out, resume=True, hidden_size=8)
+    assert checkpoint.read(checkpoint.path_for(out)).progress.epoch == 1  # still there to resume
+
+
+def cli_flags(**settings):
+    flags = []
+    for name, value in settings.items():
+        flag = "--" + name.replace("_", "-")
+        flags += [flag if value else "--no-" + flag[2:]] if isinstance(value, bool) else [flag, str(value)]
+    return flags
+
+
+def start_training(out, *flags, **settings):
+    return subprocess.Popen(
+        [sys.executable, "-m", "tagger.train", *cli_flags(**{**TINY, **settings}), "--out", str(out),
+         *flags], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_line(process, prefix):
+    """Read the run's log up to the first line that starts with `prefix`."""
+    for line in process.stderr:
+        if line.startswith(prefix):
+            return
+    pytest.fail(f"the run ended (exit code {process.wait()}) before a line '{prefix}...'")
+
+
+def test_ctrl_c_on_the_command_line_stops_with_one_line_and_exit_code_130(tmp_path):
+    out = tmp_path / "m"
+    process = start_training(out, epochs=1000, patience=0)
+    wait_for_line(process, "epoch   2")
+    process.send_signal(signal.SIGINT)
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 130 and "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    match = re.fullmatch(r"interrupted: best model so far \(epoch (\d+), dev ([\d.]+)%\) is in "
+                         r"(.+); continue with --resume", last)
+    assert match and match[3] == str(out), last
+    metrics = storage.load(out)[3]
+    assert int(match[1]) == metrics["best_epoch"]
+    assert match[2] == f"{100 * metrics['dev_accuracy']:.2f}"
+    progress = checkpoint.read(checkpoint.path_for(out)).progress
+    assert progress.epoch >= 2 and progress.best_epoch == metrics["best_epoch"]
+
+
+def state_of(model):
+    return {name: value.clone() for name, value in model.state_dict().items()}
+
+
+def test_sigkill_at_random_moments_leaves_whole_files_and_resume_ends_as_uninterrupted(
+        tmp_path, monkeypatch):
+    settings = dict(epochs=20, patience=0)
+    # Every model and checkpoint an uninterrupted run saves, by epoch: what a kill may leave.
+    models, checkpoints = {}, {}
+    save_model, save_checkpoint = storage.save, checkpoint.save
+
+    def record_model(folder, model, vocab, config, metrics):
+        models[metrics["best_epoch"]] = state_of(model)
+        save_model(folder, model, vocab, config, metrics)
+
+    def record_checkpoint(path, model, optimizer, generators, progress, trained_with):
+        checkpoints[progress.epoch] = state_of(model)
+        save_checkpoint(path, model, optimizer, generators, progress, trained_with)
+
+    monkeypatch.setattr(storage, "save", record_model)
+    monkeypatch.setattr(checkpoint, "save", record_checkpoint)
+    reference, _ = run_train(tmp_path / "reference", **settings)
+    monkeypatch.undo()
+
+    out = tmp_path / "runs" / "m"
+    moments = random.Random(4)
+    for _ in range(3):
+        resume = ["--resume"] if checkpoint.path_for(out).exists() else []
+        process = start_training(out, *resume, **settings)
+        wait_for_line(process, "epoch")  # past starting up: into the epochs and their saves
+        time.sleep(moments.uniform(0, 0.5))
+        process.kill()
+        process.communicate()
+        try:
+            model, _, _, metrics = storage.load(out)
+        except TaggerError as e:  # killed before the first save, when there is nothing at all
+            assert str(e).startswith("no model in"), e
+        else:
+            for name, value in models[metrics["best_epoch"]].items():
+                assert torch.equal(model.state_dict()[name], value), name
+        if checkpoint.path_for(out).exists():
+            saved = checkpoint.read(checkpoint.path_for(out))
+            for name, value in checkpoints[saved.progress.epoch].items():
+                assert torch.equal(saved.tensors[f"model.{name}"], value), name
+
+    resume = ["--resume"] if checkpoint.path_for(out).exists() else []
+    process = start_training(out, *resume, **settings)
+    stderr = process.communicate(timeout=300)[1]
+    assert process.returncode == 0, stderr
+    assert_same_weights(out, tmp_path / "reference")
+    assert without_timing(storage.load(out)[3]) == without_timing(json.loads(json.dumps(reference)))
+    assert [p.name for p in out.parent.iterdir()] == ["m"]  # no temporaries, no checkpoint

@@ -1,0 +1,49 @@
+"""Tests for tagger.config: every field is a flag, invalid values are one-line user errors, and a
+saved config reads back, older ones without newer flags included."""
+
+import argparse
+import json
+from dataclasses import fields
+
+import pytest
+
+from tagger.config import FORMAT_VERSION, Config
+from tagger.errors import TaggerError
+
+
+def parse(*argv):
+    return Config.from_args(Config.add_arguments(argparse.ArgumentParser()).parse_args(argv))
+
+
+def test_every_field_is_a_flag_with_the_field_s_default():
+    assert parse() == Config()
+    config = parse("--resume", "--no-bidirectional", "--hidden-size", "64", "--layers", "2")
+    assert config.resume and not config.bidirectional
+    assert (config.hidden_size, config.num_layers) == (64, 2)
+    assert not Config().resume
+
+
+@pytest.mark.parametrize("setting,message", [
+    ({"epochs": 0}, "--epochs must be at least 1, got 0"),
+    ({"batch_size": -1}, "--batch-size must be at least 1, got -1"),
+    ({"patience": -2}, "--patience must not be negative, got -2"),
+    ({"dropout": 1.0}, "--dropout must be in [0, 1), got 1.0"),
+    ({"lr": 0.0}, "--lr must be positive, got 0.0"),
+    ({"out": "."}, "--out must name a model folder, such as models/latest, got '.'"),
+    ({"out": ""}, "--out must name a model folder, such as models/latest, got ''"),
+    ({"out": "models/.."}, "--out must name a model folder, such as models/latest, got 'models/..'"),
+])
+def test_invalid_values_are_one_line_errors_naming_the_flag(setting, message):
+    with pytest.raises(TaggerError) as info:
+        Config(**setting).validate()
+    assert str(info.value) == message
+
+
+def test_a_saved_config_reads_back_and_an_older_one_gets_new_flags_defaults():
+    config = Config(hidden_size=16, resume=True, out="models/x")
+    saved = json.loads(config.to_json())
+    assert saved["format_version"] == FORMAT_VERSION
+    assert Config.from_json(config.to_json()) == config
+    del saved["resume"]  # saved before --resume existed
+    assert Config.from_json(json.dumps(saved)) == Config(hidden_size=16, out="models/x")
+    assert {f.name for f in fields(Config)} == set(json.loads(config.to_json())) - {"format_version"}
