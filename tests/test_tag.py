@@ -222,12 +222,23 @@ def test_any_tokens_get_one_known_tag_each_in_order(tagger, sentences):
     assert all(t in tagger.vocab.tags for s in tagged for _, t in s)
 
 
+def near_ties(tagger, sentence):
+    """Positions where the model's two best tags are within float rounding of each other: there,
+    another batch (other shapes, so other summation orders) may tip the choice either way."""
+    with torch.inference_mode():
+        best_two = tagger.model(tagger.vocab.batch([sentence]))[0].topk(2, dim=-1).values
+    return {i for i, gap in enumerate((best_two[:, 0] - best_two[:, 1]).tolist()) if gap < 1e-5}
+
+
 @settings(max_examples=60, deadline=None)
 @given(sentence=st.lists(TOKENS, min_size=1, max_size=30), others=SENTENCES, data=st.data())
 def test_a_sentence_s_tags_do_not_depend_on_its_batch_or_padding(tagger, sentence, others, data):
     position = data.draw(st.integers(0, len(others)))
     batch = others[:position] + [sentence] + others[position:]
-    assert tagger.tag_sents(batch)[position] == tagger.tag(sentence)
+    alone, batched = tagger.tag(sentence), tagger.tag_sents(batch)[position]
+    assert [w for w, _ in batched] == sentence
+    assert {i for i, (a, b) in enumerate(zip(alone, batched)) if a != b} <= near_ties(tagger,
+                                                                                     sentence)
 
 
 def test_long_sentences_are_cut_after_sentence_ends_within_the_limit():
@@ -257,9 +268,9 @@ def test_huge_input_is_tagged_in_batches_within_the_token_budget(tagger, monkeyp
     assert [w for w, _ in tagged[0]] == huge
     assert all(sum(batch) <= TOKENS_PER_BATCH and max(batch) <= MAX_SENTENCE_TOKENS
                for batch in sizes)
-    # Each piece is tagged as it is alone.
+    # A long sentence is tagged as its pieces are.
     pieces = split_long(huge)
-    assert [t for _, t in tagged[0]] == [t for s in tagger.tag_sents(pieces) for _, t in s]
+    assert tagger.tag(huge) == [pair for piece in tagger.tag_sents(pieces) for pair in piece]
 
 
 # --- hostile input on the command line -------------------------------------------------------
@@ -283,10 +294,12 @@ def test_cli_tags_hostile_and_huge_lines_one_tag_per_token(tagger, model_dir, tm
     assert result.returncode == 0 and result.stderr == "", result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(out) == len(HOSTILE)  # one line out per line in, "\r" and all
-    for line, got in zip(HOSTILE, out):
+    # In-process, batched as the command batches them: the same sums, so the very same tags.
+    expected = tagger.tag_sents([treebank(line) for line in HOSTILE])
+    for line, got, tagged in zip(HOSTILE, out, expected):
         tokens = treebank(line)
         assert got["tokens"] == tokens and len(got["tags"]) == len(tokens)
-        assert got["tags"] == [t for _, t in tagger.tag(tokens)]
+        assert got["tags"] == [t for _, t in tagged]
     assert len(out[5]["tokens"]) == 10_000 and len(out[6]["tokens"]) > 200_000
 
 
