@@ -42,6 +42,8 @@ class Config:
     num_layers: int = _flag(1, "layers of the sentence LSTM", aliases=("--layers",))
     dropout: float = _flag(0.5, "dropout on embeddings, between LSTM layers and before the head")
     word_dropout: float = _flag(0.25, "alpha: a word seen c times becomes <unk> with p = alpha/(alpha+c)")
+    pretrained: str = _flag(None, "folder made by python -m tagger.pretrain: its word vectors and "
+                            "language models join every word's features, frozen, inside the model")
     # training
     epochs: int = _flag(30, "maximum number of epochs")
     patience: int = _flag(5, "stop after this many epochs without a better dev accuracy (0 = never)")

@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from tagger.config import Config
 from tagger.errors import TaggerError
-from tagger.model import Tagger
+from tagger.model import Pretrained, Tagger
 from tagger.vocab import Vocab
 
 FILES = ("config.json", "vocab.json", "model.safetensors")
@@ -151,7 +151,9 @@ def load(folder, device="cpu"):
     # A damaged or hand-edited config.json holds values the flags would have refused.
     try:
         config.validate()
-        model = Tagger(config, len(vocab.words), len(vocab.chars), len(vocab.tags))
+        # What pretraining added travels inside the model; its sizes are its weights' shapes.
+        model = Tagger(config, len(vocab.words), len(vocab.chars), len(vocab.tags),
+                       Pretrained.sizes(weights))
     except (TaggerError, KeyError, TypeError, ValueError, RuntimeError) as e:
         detail = f"unknown encoder {e}" if isinstance(e, KeyError) else str(e).split("\n")[0]
         raise TaggerError(f"{folder / 'config.json'} has an invalid setting ({detail}); "

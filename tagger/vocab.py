@@ -1,11 +1,13 @@
 """Word, character and tag indexes, and the padded tensors a batch of sentences becomes.
 
 Words are looked up lower-cased, since the character encoder sees the case; characters and
-tags unseen in training map to `<unk>` and to the loss's ignore index. A vocabulary is saved
-with the model as JSON.
+tags unseen in training map to `<unk>` and to the loss's ignore index. With pretrained word vectors
+(tagger.pretrain), a second word index, the vectors' own, reaches far beyond the training words.
+A vocabulary is saved with the model as JSON.
 """
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -16,6 +18,9 @@ from tagger.data import Sentence
 from tagger.errors import TaggerError
 
 PAD, UNK = "<pad>", "<unk>"
+
+DIGIT = re.compile(r"\d")
+COMPOUND = re.compile(r"[-/]")
 
 # NLLLoss and CrossEntropyLoss skip targets equal to their default ignore_index.
 IGNORE_INDEX = -100
@@ -31,12 +36,14 @@ class Batch:
     char_lengths: torch.Tensor
     forms: torch.Tensor
     tags: torch.Tensor | None = None
+    vectors: torch.Tensor | None = None  # ids into the pretrained vectors, when the model has them
 
     def to(self, device) -> "Batch":
         """The batch on `device`; lengths stay on the CPU, where packing sequences wants them."""
         return Batch(self.words.to(device), self.lengths, self.chars.to(device),
                      self.char_lengths, self.forms.to(device),
-                     None if self.tags is None else self.tags.to(device))
+                     None if self.tags is None else self.tags.to(device),
+                     None if self.vectors is None else self.vectors.to(device))
 
 
 @dataclass
@@ -46,20 +53,24 @@ class Vocab:
     tags: list[str]
     word_counts: list[int]
     forms: frozenset[str] = frozenset()
+    vectors: list[str] = field(default_factory=list)  # words of the pretrained vectors, in order
     _word_ids: dict = field(init=False, repr=False, compare=False)
     _char_ids: dict = field(init=False, repr=False, compare=False)
     _tag_ids: dict = field(init=False, repr=False, compare=False)
+    _vector_ids: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         self.forms = frozenset(self.forms)
         self._word_ids = {word: i for i, word in enumerate(self.words)}
         self._char_ids = {char: i for i, char in enumerate(self.chars)}
         self._tag_ids = {tag: i for i, tag in enumerate(self.tags)}
+        self._vector_ids = {word: i for i, word in enumerate(self.vectors)}
 
     @classmethod
-    def build(cls, sentences: list[Sentence]) -> "Vocab":
+    def build(cls, sentences: list[Sentence], vectors: list[str] = ()) -> "Vocab":
         """The vocabulary of the training sentences (never dev or test: their words must stay
-        unknown for the accuracy on unknown words to mean anything)."""
+        unknown for the accuracy on unknown words to mean anything), and the word list of
+        pretrained vectors when given (learnt from raw text only, so no tag leaks through it)."""
         forms = Counter(word for sentence in sentences for word, _ in sentence)
         counts = Counter()
         for form, count in forms.items():
@@ -68,10 +79,20 @@ class Vocab:
         words = [PAD, UNK] + sorted(counts.keys() - {PAD, UNK}, key=lambda w: (-counts[w], w))
         chars = [PAD, UNK] + sorted({char for form in forms for char in form})
         tags = sorted({tag for sentence in sentences for _, tag in sentence})
-        return cls(words, chars, tags, [counts[word] for word in words], frozenset(forms))
+        return cls(words, chars, tags, [counts[word] for word in words], frozenset(forms),
+                   list(vectors))
 
     def word_id(self, word) -> int:
         return self._word_ids.get(word.lower(), self._word_ids[UNK])
+
+    def vector_id(self, word) -> int:
+        key = vector_key(word)
+        found = self._vector_ids.get(key)
+        if found is None and COMPOUND.search(key):
+            # An English compound behaves like its last part, its head ("minimum-wage" like
+            # "wage"), and compounds are the words raw text most often lacks.
+            found = self._vector_ids.get(COMPOUND.split(key)[-1])
+        return 1 if found is None else found  # 1 is <unk>, a zero vector
 
     def is_known(self, word) -> bool:
         """Whether this exact form, case included, was seen in training."""
@@ -102,6 +123,8 @@ class Vocab:
             forms=_pad([[form_ids[word] for word in s] for s in sentences], 0),
             tags=None if tags is None else _pad(
                 [[self._tag_ids.get(tag, IGNORE_INDEX) for tag in t] for t in tags], IGNORE_INDEX),
+            vectors=_pad([[self.vector_id(word) for word in s] for s in sentences], 0)
+            if self.vectors else None,
         )
 
     def decode_tags(self, ids) -> list[str]:
@@ -120,6 +143,7 @@ class Vocab:
             "tags": self.tags,
             "extra_forms": sorted(self.forms - listed),
             "unseen_words": sorted(listed - self.forms),
+            "vectors": self.vectors,
         }, ensure_ascii=False)
 
     @classmethod
@@ -133,17 +157,25 @@ class Vocab:
             raise TaggerError(f"{source} has model format version {found}, this tagger reads "
                               f"version {FORMAT_VERSION}; retrain the model with this version")
         malformed = [key for key in JSON_KEYS if not isinstance(data.get(key), list)]
+        if not isinstance(data.get("vectors", []), list):  # absent in models without vectors
+            malformed.append("vectors")
         malformed += [key for key in ("words", "chars")
                       if key not in malformed and data[key][:2] != [PAD, UNK]]
         if not malformed:
             try:
                 forms = set(data["words"][2:]) - set(data["unseen_words"])
                 return cls(data["words"], data["chars"], data["tags"], data["word_counts"],
-                           forms | set(data["extra_forms"]))
+                           forms | set(data["extra_forms"]), data.get("vectors", []))
             except TypeError:  # lists of lists or objects where strings belong
                 malformed = ["entries"]
         raise TaggerError(f"{source} has missing or malformed {', '.join(malformed)}; "
                           "retrain the model")
+
+def vector_key(word: str) -> str:
+    """The form a word's pretrained vector is found under: case and the digits of numbers carry
+    little that the character encoder does not see, and merging them pools raw text's evidence."""
+    return DIGIT.sub("0", word.lower())
+
 
 def _pad(rows, value):
     """A (len(rows), longest row) long tensor of the rows, padded on the right with `value`."""

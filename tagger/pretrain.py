@@ -1,0 +1,277 @@
+"""Pretrain on raw, untagged text: `python -m tagger.pretrain --out models/pretrained`.
+
+Tagged text is scarce (the treebank sample has 74k tokens, and one test token in ten is a form it
+never saw) but raw English text is not: NLTK's abc, state_union and Brown (its tags ignored) hold
+about 2.3M tokens. Two things are learnt from them, in this order:
+
+1. word vectors: word2vec (skip-gram with negative sampling, gensim), which places some 28k words,
+   most never seen in tagged training data, next to the words that are used like them;
+2. a forward and a backward LSTM language model (the hand-made LSTM) over those vectors, whose
+   states say what the words around a position lead one to expect there (TagLM, Peters et al.).
+
+`python -m tagger.train --pretrained models/pretrained` copies both into the tagger, frozen, as
+extra features of every word (tagger.model.Pretrained). The folder holds
+
+    pretrained.safetensors   the Pretrained module's weights (vectors.weight, lstm.*)
+    pretrained.json          {"format_version", "words": ["<pad>", "<unk>", ...], "settings"}
+
+Words are looked up by `tagger.vocab.vector_key` (lower case, digits as 0), here and when tagging.
+Text comes from NLTK corpora by name, or from plain-text files, one sentence or paragraph a line.
+"""
+
+import json
+import sys
+import time
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from tqdm import tqdm
+
+from tagger import data, storage
+from tagger.config import FORMAT_VERSION
+from tagger.errors import ArgumentParser, TaggerError, cli
+from tagger.model import Pretrained
+from tagger.vocab import PAD, UNK, vector_key
+
+# The raw-text corpora NLTK packages: name -> the package `nltk.downloader` installs.
+NLTK_TEXTS = {"abc": "abc", "state_union": "state_union", "brown": "brown", "treebank": "treebank"}
+
+# Language-model training cuts longer sentences into pieces of this length (a few run to hundreds
+# of tokens), so that no batch is dominated by one of them.
+MAX_LM_TOKENS = 64
+
+
+@dataclass
+class Settings:
+    text: tuple = ("abc", "state_union", "brown")
+    size: int = 100
+    window: int = 2
+    min_count: int = 2
+    epochs: int = 10
+    negative: int = 10
+    lm_hidden_size: int = 256
+    lm_epochs: int = 1
+    lm_batch_size: int = 64
+    lm_lr: float = 2e-3
+    seed: int = 1
+    threads: int = 1
+    out: str = "models/pretrained"
+
+
+@dataclass
+class PretrainedText:
+    words: list[str]  # PAD, UNK, then by decreasing frequency in the raw text
+    weights: dict  # a tagger.model.Pretrained state_dict
+    settings: dict
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return Pretrained.sizes(self.weights, prefix="")
+
+    def save(self, folder):
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = json.dumps({"format_version": FORMAT_VERSION, "words": self.words,
+                           "settings": self.settings}, ensure_ascii=False)
+        weights = {k: v.contiguous() for k, v in self.weights.items()}
+        storage.write_atomic(folder / "pretrained.safetensors", lambda p: save_file(weights, p))
+        storage.write_atomic(folder / "pretrained.json", lambda p: Path(p).write_text(meta))
+
+    @classmethod
+    def load(cls, folder) -> "PretrainedText":
+        folder = Path(folder)
+        fix = f"make it with: python -m tagger.pretrain --out {folder}"
+        if not all((folder / name).is_file() for name in ("pretrained.json",
+                                                           "pretrained.safetensors")):
+            raise TaggerError(f"no pretrained model in '{folder}'; {fix}")
+        try:
+            meta = json.loads((folder / "pretrained.json").read_text())
+            weights = load_file(folder / "pretrained.safetensors")
+        except (json.JSONDecodeError, UnicodeDecodeError, SafetensorError, OSError) as e:
+            raise TaggerError(f"pretrained model in '{folder}' is unreadable ({e}); {fix}") from None
+        if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+            raise TaggerError(f"pretrained model in '{folder}' has another format version; {fix}")
+        words, vectors = meta.get("words"), weights.get("vectors.weight")
+        if (not isinstance(words, list) or words[:2] != [PAD, UNK] or vectors is None
+                or vectors.dim() != 2 or vectors.shape[0] != len(words)):
+            raise TaggerError(f"pretrained model in '{folder}' does not match its word list; {fix}")
+        return cls(words, weights, meta.get("settings", {}))
+
+
+def read_text(name: str):
+    """Sentences (lists of tokens) of an NLTK corpus named in NLTK_TEXTS, or of a text file."""
+    if name in NLTK_TEXTS:
+        data.require_nltk(f"corpora/{name}", NLTK_TEXTS[name])
+        import nltk.corpus
+
+        corpus = getattr(nltk.corpus, name)
+        if name in ("brown", "treebank"):  # already tokenized; the tags are not read
+            yield from corpus.sents()
+            return
+        lines = (line for fileid in corpus.fileids() for line in corpus.raw(fileid).splitlines())
+    elif Path(name).is_file():
+        lines = _lines(Path(name))
+    else:
+        raise TaggerError(f"--text '{name}' is neither an NLTK corpus ({', '.join(NLTK_TEXTS)}) "
+                          "nor an existing file; check the name")
+    # The Penn Treebank's own tokenization (n't, 's, ``), so raw tokens match tagged ones; lines
+    # holding several sentences are split first, as the tokenizer separates only a final period.
+    from nltk.tokenize import PunktSentenceTokenizer, TreebankWordTokenizer
+
+    splitter, tokenizer = PunktSentenceTokenizer(), TreebankWordTokenizer()
+    for line in lines:
+        for sentence in splitter.tokenize(line):
+            tokens = tokenizer.tokenize(sentence)
+            if tokens:
+                yield tokens
+
+
+def _lines(path: Path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        yield from f
+
+
+def _stable_hash(text: str) -> int:
+    # gensim seeds each word's initial vector with hashfxn(word + seed); Python's own hash differs
+    # from process to process, which would make the same seed give different vectors.
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def train_vectors(sentences, settings: Settings):
+    """-> (words, (V, D) vectors): skip-gram word2vec, scaled to unit variance like nn.Embedding's
+    initial weights, with zero rows for PAD and UNK."""
+    from gensim.models import Word2Vec  # imported here: training a tagger never needs gensim
+
+    model = Word2Vec(sentences, vector_size=settings.size, window=settings.window,
+                     min_count=settings.min_count, sg=1, negative=settings.negative,
+                     epochs=settings.epochs, seed=settings.seed, workers=settings.threads,
+                     hashfxn=_stable_hash, sorted_vocab=1)
+    found = torch.from_numpy(model.wv.vectors.copy())  # (V - 2, D), most frequent first
+    vectors = torch.cat([torch.zeros(2, settings.size), found / found.std()])
+    return [PAD, UNK] + list(model.wv.index_to_key), vectors
+
+
+def train_language_model(module: Pretrained, sentences, settings: Settings, log):
+    """Train `module.lstm` as two language models over frozen vectors: the forward direction's
+    state at t predicts word t+1, the backward direction's predicts word t-1.
+
+    The output layer is an adaptive softmax (Grave et al. 2017) over all V words (class 0 = UNK);
+    it is thrown away afterwards, only the LSTM's states serve the tagger."""
+    H = settings.lm_hidden_size
+    num_classes = module.vectors.num_embeddings - 1  # every word id but PAD, shifted down by one
+    cutoffs = [c for c in (2000, 10000) if c < num_classes - 1] or [max(1, num_classes // 2)]
+    heads = nn.ModuleList(nn.AdaptiveLogSoftmaxWithLoss(H, num_classes, cutoffs, div_value=4.0)
+                          for _ in range(2))  # forward, backward
+    module.lstm.requires_grad_(True)
+    parameters = list(module.lstm.parameters()) + list(heads.parameters())
+    optimizer = torch.optim.Adam(parameters, lr=settings.lm_lr)
+    generator = torch.Generator().manual_seed(settings.seed)
+    pieces = [s[i:i + MAX_LM_TOKENS] for s in sentences for i in range(0, len(s), MAX_LM_TOKENS)]
+    pieces = [p for p in pieces if len(p) > 1]
+    steps = 0
+    for epoch in range(1, settings.lm_epochs + 1):
+        batches = list(data.batches(pieces, settings.lm_batch_size, shuffle=True,
+                                    generator=generator))
+        bar = tqdm(batches, desc=f"language model, epoch {epoch}", unit="batch", file=sys.stderr,
+                   disable=None)
+        total, count = 0.0, 0
+        for batch in bar:
+            ids = _pad(batch)  # (B, T)
+            lengths = torch.tensor([len(p) for p in batch])
+            x = F.dropout(module.vectors(ids), 0.1, training=True)  # (B, T, D)
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = module.lstm(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True)  # (B, T, 2H)
+            out = F.dropout(out, 0.1, training=True)
+            # Position t may predict a neighbour when one exists: t + 1 < length, t - 1 >= 0.
+            has_next = torch.arange(ids.shape[1] - 1) < (lengths - 1)[:, None]  # (B, T-1)
+            forward = heads[0](out[:, :-1, :H][has_next], ids[:, 1:][has_next] - 1)
+            backward = heads[1](out[:, 1:, H:][has_next], ids[:, :-1][has_next] - 1)
+            loss = (forward.loss + backward.loss) / 2
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(parameters, 1.0)
+            optimizer.step()
+            tokens = int(has_next.sum())
+            total, count, steps = total + loss.item() * tokens, count + tokens, steps + 1
+            if steps % 50 == 0:
+                bar.set_postfix(perplexity=f"{torch.tensor(total / count).exp():.0f}")
+        log(f"language model epoch {epoch}: perplexity {torch.tensor(total / count).exp():.1f} "
+            f"(forward and backward, mean)")
+    module.requires_grad_(False)
+
+
+def _pad(rows):
+    width = max(len(r) for r in rows)
+    return torch.tensor([r + [0] * (width - len(r)) for r in rows], dtype=torch.long)
+
+
+def pretrain(settings: Settings, log=print) -> PretrainedText:
+    start = time.perf_counter()
+    torch.manual_seed(settings.seed)
+    sentences = [[vector_key(w) for w in s] for name in settings.text for s in read_text(name)]
+    tokens = sum(len(s) for s in sentences)
+    log(f"{len(sentences):,} sentences, {tokens:,} tokens read in "
+        f"{time.perf_counter() - start:.1f} s")
+    words, vectors = train_vectors(sentences, settings)
+    log(f"{len(words) - 2:,} word vectors of size {settings.size} in "
+        f"{time.perf_counter() - start:.1f} s")
+    module = Pretrained(len(words), settings.size, settings.lm_hidden_size)
+    module.vectors.weight.copy_(vectors)
+    if settings.lm_hidden_size:
+        ids = {word: i for i, word in enumerate(words)}
+        train_language_model(module, [[ids.get(w, 1) for w in s] for s in sentences],
+                             settings, log)
+        log(f"language models trained in {time.perf_counter() - start:.1f} s")
+    recorded = {**asdict(settings), "text": list(settings.text), "tokens": tokens,
+                "seconds": round(time.perf_counter() - start, 1)}
+    return PretrainedText(words, module.state_dict(), recorded)
+
+
+@cli
+def main(argv=None):
+    parser = ArgumentParser(prog="python -m tagger.pretrain", description=__doc__.split("\n")[0])
+    defaults = Settings()
+    parser.add_argument("--text", nargs="+", default=list(defaults.text),
+                        help="NLTK corpora (abc, state_union, brown, treebank) or plain-text files, "
+                             f"one sentence a line (default: {' '.join(defaults.text)})")
+    numbers = [("size", "word vector size"), ("window", "word2vec: context words on each side"),
+               ("min_count", "keep words seen at least this often"),
+               ("epochs", "word2vec: passes over the text"),
+               ("negative", "word2vec: negative samples per context word"),
+               ("lm_hidden_size", "language models' hidden size (0 = word vectors only)"),
+               ("lm_epochs", "language models: passes over the text"),
+               ("lm_batch_size", "language models: sentences per batch"),
+               ("lm_lr", "language models: Adam learning rate"),
+               ("seed", "random seed; with --threads 1 the same seed, the same result"),
+               ("threads", "CPU threads (word2vec with more than one is not reproducible)")]
+    for name, help in numbers:
+        default = getattr(defaults, name)
+        parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,
+                            help=f"{help} (default: {default})")
+    parser.add_argument("--out", default=defaults.out,
+                        help=f"folder to write to (default: {defaults.out})")
+    args = parser.parse_args(argv)
+    for name, _ in numbers:
+        least = {"lm_hidden_size": 0, "seed": -2**63, "lm_lr": 1e-12}.get(name, 1)
+        if getattr(args, name) < least:
+            raise TaggerError(f"--{name.replace('_', '-')} must be "
+                              f"{'positive' if name == 'lm_lr' else f'at least {least}'}, "
+                              f"got {getattr(args, name)}")
+    settings = Settings(**{**vars(args), "text": tuple(args.text)})
+    torch.set_num_threads(settings.threads)
+    result = pretrain(settings, log=lambda m: print(m, file=sys.stderr, flush=True))
+    result.save(settings.out)
+    print(f"{len(result.words) - 2:,} words saved to {settings.out}; train with: "
+          f"python -m tagger.train --pretrained {settings.out}")
+
+
+if __name__ == "__main__":
+    main()
