@@ -4,9 +4,9 @@ exactly where it was: same weights at the end as a run that was never interrupte
     models/latest.checkpoint.safetensors      beside the model folder `--out models/latest`
 
 One safetensors file, replaced atomically: the model's weights, the optimizer's moments and the
-states of the random generators are its tensors; the epoch, the best dev accuracy so far, the
-history, the settings it was trained with and the optimizer's hyper-parameters are JSON in its
-metadata. Reading it never runs code, as for a model folder. It lives only while a run is
+states of the random generators (every process's, in a run on several) are its tensors; the
+epoch, the best dev accuracy so far, the history, the settings it was trained with and the
+optimizer's hyper-parameters are JSON in its metadata. Reading it never runs code, as for a model folder. It lives only while a run is
 unfinished: a run that ends deletes it.
 """
 
@@ -58,16 +58,19 @@ def path_for(out) -> Path:
     return out.with_name(out.name + ".checkpoint.safetensors")
 
 
-def identity(config: Config, vocab_json: str, device: torch.device) -> dict:
+def identity(config: Config, vocab_json: str, device: torch.device, processes: int = 1) -> dict:
     """What a resumed run must share with the run it continues. The vocabulary stands for the
-    corpus: a corpus file changed in between would silently shift every word id."""
+    corpus: a corpus file changed in between would silently shift every word id. The number of
+    processes (torchrun's world size) makes the batches, as a flag would."""
     return {"config": {k: v for k, v in asdict(config).items() if k not in MAY_CHANGE},
             "vocab_sha256": hashlib.sha256(vocab_json.encode()).hexdigest(),
-            "device": device.type}
+            "device": device.type, "processes": processes}
 
 
-def save(path, model, optimizer, generators: dict, progress: Progress, trained_with: dict):
-    """Replace the checkpoint at `path`; `generators` are the torch.Generators to restore, by name."""
+def save(path, model, optimizer, generators: dict, progress: Progress, trained_with: dict,
+         rng_states: dict = None):
+    """Replace the checkpoint at `path`; `generators` are the torch.Generators to restore, by name,
+    and `rng_states` the states of those other processes hold (name -> state tensor)."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     optimizer_state = optimizer.state_dict()
     for index, values in optimizer_state["state"].items():
@@ -76,6 +79,7 @@ def save(path, model, optimizer, generators: dict, progress: Progress, trained_w
                 raise TypeError(f"optimizer state {key} is a {type(value).__name__}, not a tensor")
             tensors[f"optimizer.{index}.{key}"] = value
     tensors.update({f"rng.{name}": g.get_state() for name, g in generators.items()})
+    tensors.update({f"rng.{name}": state for name, state in (rng_states or {}).items()})
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     metadata = {"checkpoint": json.dumps({
         "format_version": CHECKPOINT_VERSION, "progress": asdict(progress),
@@ -116,6 +120,12 @@ def check_matches(checkpoint: Checkpoint, trained_with: dict):
     if saved.get("vocab_sha256") != trained_with["vocab_sha256"]:
         raise TaggerError(f"the corpus is not the one checkpoint '{checkpoint.path}' was trained "
                           f"on (its vocabulary differs); {fix}")
+    processes = saved.get("processes", 1)  # a checkpoint from before torchrun runs: one
+    if processes != trained_with["processes"]:
+        raise TaggerError(f"checkpoint '{checkpoint.path}' was made by a run on "
+                          f"{_processes(processes)}, not {_processes(trained_with['processes'])}; "
+                          f"resume it on {processes} (torchrun's --nnodes x --nproc_per_node; "
+                          "1 is without torchrun)")
     if saved.get("device") != trained_with["device"]:
         raise TaggerError(f"checkpoint '{checkpoint.path}' was made on {saved.get('device')}, not "
                           f"{trained_with['device']}; resume with --device {saved.get('device')}")
@@ -138,6 +148,10 @@ def restore(checkpoint: Checkpoint, model, optimizer, generators: dict):
     except (RuntimeError, ValueError, KeyError, TypeError) as e:
         raise TaggerError(f"checkpoint '{checkpoint.path}' does not fit the model it should resume "
                           f"({_first_line(e)}); train without --resume to start afresh") from None
+
+
+def _processes(n):
+    return f"{n} process" if n == 1 else f"{n} processes"
 
 
 def _first_line(error):

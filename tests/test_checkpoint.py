@@ -165,3 +165,30 @@ def test_another_corpus_or_device_may_not_resume(saved, vocab):
     on_gpu = checkpoint.identity(config, vocab.to_json(), torch.device("cuda"))
     with pytest.raises(TaggerError, match="was made on cpu, not cuda; resume with --device cpu"):
         checkpoint.check_matches(read, on_gpu)
+
+
+def test_other_processes_random_states_are_kept_and_their_number_may_not_change(saved, vocab):
+    """A run on several processes (torchrun) saves the random states of every rank, and resumes
+    only on as many processes: their number makes the batches."""
+    path, config, model, optimizer, generator, progress, one = saved
+    rank1 = torch.Generator().manual_seed(5)
+    torch.rand(3, generator=rank1)
+    two = checkpoint.identity(config, vocab.to_json(), CPU, processes=2)
+    checkpoint.save(path, model, optimizer, {"shuffle": generator}, progress, two,
+                    rng_states={"torch.rank1": rank1.get_state()})
+    read = checkpoint.read(path)
+    restored = torch.Generator()
+    checkpoint.restore(read, model, optimizer, {"shuffle": torch.Generator(),
+                                                "torch.rank1": restored})
+    assert torch.equal(restored.get_state(), rank1.get_state())
+    checkpoint.check_matches(read, two)
+    with pytest.raises(TaggerError) as info:
+        checkpoint.check_matches(read, one)
+    assert str(info.value) == (f"checkpoint '{path}' was made by a run on 2 processes, not 1 "
+                               "process; resume it on 2 (torchrun's --nnodes x --nproc_per_node; "
+                               "1 is without torchrun)")
+    # A checkpoint from before runs on several processes came from one.
+    del read.trained_with["processes"]
+    checkpoint.check_matches(read, one)
+    with pytest.raises(TaggerError, match="made by a run on 1 process, not 2 processes"):
+        checkpoint.check_matches(read, two)
