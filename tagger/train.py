@@ -7,6 +7,10 @@ when dev accuracy stops improving, and ends with test accuracy. Same seed on CPU
 Every epoch ends with a checkpoint (tagger.checkpoint), so a run that was stopped, by Ctrl-C or by
 anything else, continues with `--resume` to the very weights it would have reached. Ctrl-C stops
 between two batches, with one line that says where the best model is (exit code 130).
+
+`torchrun --nproc_per_node=N -m tagger.train ...` trains on N processes with DistributedDataParallel
+(tagger.distributed): each trains on its share of every batch, and rank 0 alone logs, evaluates and
+saves. Without torchrun, one process trains exactly as it always has.
 """
 
 import signal
@@ -19,9 +23,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from tagger import checkpoint, data, storage
+from tagger import checkpoint, data, distributed, storage
 from tagger.config import Config, resolve_device
-from tagger.errors import ArgumentParser, Interrupted, cli
+from tagger.errors import INTERRUPTED_EXIT_CODE, ArgumentParser, Interrupted, cli
 from tagger.model import Tagger
 from tagger.tag import PosTagger
 from tagger.vocab import Vocab
@@ -39,16 +43,25 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+def _silent(message):
+    pass
+
+
 def train(config: Config, log=log):
     """Train, save the best model to config.out, and return its metrics; with config.resume, go on
-    from the checkpoint beside config.out. Ctrl-C raises `Interrupted` between two batches."""
+    from the checkpoint beside config.out. Ctrl-C raises `Interrupted` between two batches.
+    In a process group (torchrun), every rank trains; the ranks other than 0 return None."""
     config.validate()
     device = resolve_device(config.device)
+    rank, processes, main = distributed.rank(), distributed.world_size(), distributed.is_main()
+    if not main:
+        log = _silent  # rank 0 speaks for the run
     storage.check_out(config.out)
     if config.threads:
         torch.set_num_threads(config.threads)
     checkpoint_path = checkpoint.path_for(config.out)
-    resumed = checkpoint.read(checkpoint_path) if config.resume else None  # before the slow part
+    # Before the slow part; by rank 0 alone, which saved it, on its machine (broadcast below).
+    resumed = checkpoint.read(checkpoint_path) if config.resume and main else None
     splits = data.load_corpus(config)
     vocab = Vocab.build(splits.train)
     log(f"corpus {splits.name}: {len(splits.train)} train / {len(splits.dev)} dev / "
@@ -57,8 +70,12 @@ def train(config: Config, log=log):
 
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    dropout_generator = torch.Generator(device=device).manual_seed(config.seed)
+    # Every rank starts from the same weights (DDP broadcasts rank 0's anyway) and draws the same
+    # batches, but its own word dropout and dropout masks: seed + rank (rank 0's are one process's).
+    dropout_generator = torch.Generator(device=device).manual_seed(config.seed + rank)
     model = Tagger(config, len(vocab.words), len(vocab.chars), len(vocab.tags)).to(device)
+    if rank:
+        torch.manual_seed(config.seed + rank)  # dropout masks of its own
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     # Every source of randomness in a run: dropout and initialisation, batch order, word dropout.
     generators = {"torch": torch.default_generator, "shuffle": generator,
@@ -66,8 +83,12 @@ def train(config: Config, log=log):
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         generators["cuda"] = torch.cuda.default_generators[index]
-    trained_with = checkpoint.identity(config, vocab.to_json(), device)
+    # All but the shared shuffle are this rank's own, saved as NAME.rankR beside rank 0's.
+    generators = {name if name == "shuffle" or not rank else f"{name}.rank{rank}": g
+                  for name, g in generators.items()}
+    trained_with = checkpoint.identity(config, vocab.to_json(), device, processes)
     progress = checkpoint.Progress()
+    resumed = distributed.broadcast(resumed)
     if resumed:
         checkpoint.check_matches(resumed, trained_with)
         checkpoint.restore(resumed, model, optimizer, generators)
@@ -81,12 +102,13 @@ def train(config: Config, log=log):
     counts = torch.tensor(vocab.word_counts, dtype=torch.float, device=device)
     tagger = PosTagger(model, vocab, config, device)
     dev = splits.dev or splits.train  # a corpus without dev data still trains
+    ddp_model = distributed.wrap(model)  # the model itself on one process
 
     start = time.perf_counter()
     with _sigint_caught() as interrupted:
 
-        def stop_if_interrupted():
-            if interrupted():
+        def stop_if_interrupted(stop):
+            if stop:
                 raise Interrupted(_interrupted_message(progress, config.out))
 
         for epoch in range(progress.epoch + 1, config.epochs + 1):
@@ -94,58 +116,81 @@ def train(config: Config, log=log):
                 break
             model.train()
             t0, total_loss, total_tokens = time.perf_counter(), 0.0, 0
-            batches = list(data.batches(splits.train, config.batch_size, shuffle=True,
-                                        generator=generator))
-            bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False,
-                       disable=None if config.progress else True, file=sys.stderr)  # None: off when not a terminal
+            # On N processes, every rank lists the same batches of N x --batch-size sentences
+            # (one shuffle generator, same seed) and trains on its share of each.
+            batches = list(data.batches(splits.train, processes * config.batch_size,
+                                        shuffle=True, generator=generator))
+            bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, file=sys.stderr,
+                       disable=None if config.progress and main else True)  # None: off when not a terminal
             for sentences in bar:
-                # The epoch is abandoned: the checkpoint of the one before is where --resume
-                # starts, and redoing this one gives the same weights as finishing it would.
-                stop_if_interrupted()
+                sentences = distributed.shard(sentences)
                 batch = vocab.batch([[w for w, _ in s] for s in sentences],
                                     [[t for _, t in s] for s in sentences]).to(device)
+                tokens = int(batch.lengths.sum())
+                # The epoch is abandoned: the checkpoint of the one before is where --resume
+                # starts, and redoing this one gives the same weights as finishing it would.
+                # Ranks stop together, at the same batch, or those going on would wait forever
+                # for the others' gradients: one sum over the ranks a step shares the flag (and
+                # counts the step's tokens).
+                stopping, step_tokens = distributed.sum_over_ranks(interrupted(), tokens)
+                stop_if_interrupted(stopping)
                 if config.word_dropout:
                     batch.words = word_dropout(batch.words, counts, config.word_dropout,
                                                dropout_generator)
-                log_probs = model(batch)  # (B, T, num_tags)
+                log_probs = ddp_model(batch)  # (B, T, num_tags)
                 loss = loss_fn(log_probs.flatten(0, 1), batch.tags.flatten())
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                # DDP averages the ranks' gradients. Weighting each rank's mean loss by its share
+                # of the step's tokens makes that average the gradient of the mean over all the
+                # step's tokens, as one process with the whole batch has it (weight 1.0 there).
+                (loss * (processes * tokens / step_tokens)).backward()
                 if config.clip:
                     nn.utils.clip_grad_norm_(model.parameters(), config.clip)
                 optimizer.step()
-                tokens = int(batch.lengths.sum())
                 total_loss += loss.item() * tokens
                 total_tokens += tokens
                 bar.set_postfix(loss=f"{loss.item():.3f}")
             seconds = time.perf_counter() - t0
+            total_loss, total_tokens = distributed.sum_over_ranks(total_loss, total_tokens)
+            # Rank 0 checkpoints every rank's own random states.
+            rank_states = distributed.gather({name: g.get_state() for name, g in generators.items()
+                                              if name != "shuffle"})
             model.eval()
-            dev_accuracy = tagger.accuracy(dev)
-            progress.history.append({"epoch": epoch, "loss": total_loss / total_tokens,
-                                     "dev_accuracy": dev_accuracy, "seconds": seconds,
-                                     "tokens_per_second": total_tokens / seconds})
-            improved = dev_accuracy > progress.best
-            log(f"epoch {epoch:3d}  loss {total_loss / total_tokens:.4f}  dev "
-                f"{100 * dev_accuracy:.2f}%  {seconds:.1f} s  {total_tokens / seconds:,.0f} tok/s"
-                + ("  *" if improved else ""))
-            if improved:
-                if epoch == 1:  # an older run's checkpoint stops matching --out here
-                    checkpoint_path.unlink(missing_ok=True)
-                storage.save(config.out, model, vocab, config,
-                             {"corpus": splits.name, "history": progress.history,
-                              "best_epoch": epoch, "dev_accuracy": dev_accuracy})
-                progress.best, progress.best_epoch = dev_accuracy, epoch
-            elif config.patience and epoch - progress.best_epoch >= config.patience:
-                log(f"no better dev accuracy for {config.patience} epochs, stopping")
-                progress.stopped = True
-            # Saved after the model: a run killed in between redoes this epoch, which saves the
-            # same model again.
-            progress.epoch = epoch
-            progress.seconds += time.perf_counter() - start
-            start = time.perf_counter()
-            checkpoint.save(checkpoint_path, model, optimizer, generators, progress, trained_with)
+            if main:
+                dev_accuracy = tagger.accuracy(dev)
+                progress.history.append({"epoch": epoch, "loss": total_loss / total_tokens,
+                                         "dev_accuracy": dev_accuracy, "seconds": seconds,
+                                         "tokens_per_second": total_tokens / seconds})
+                improved = dev_accuracy > progress.best
+                log(f"epoch {epoch:3d}  loss {total_loss / total_tokens:.4f}  dev "
+                    f"{100 * dev_accuracy:.2f}%  {seconds:.1f} s  "
+                    f"{total_tokens / seconds:,.0f} tok/s" + ("  *" if improved else ""))
+                if improved:
+                    if epoch == 1:  # an older run's checkpoint stops matching --out here
+                        checkpoint_path.unlink(missing_ok=True)
+                    storage.save(config.out, model, vocab, config,
+                                 {"corpus": splits.name, "history": progress.history,
+                                  "best_epoch": epoch, "dev_accuracy": dev_accuracy})
+                    progress.best, progress.best_epoch = dev_accuracy, epoch
+                elif config.patience and epoch - progress.best_epoch >= config.patience:
+                    log(f"no better dev accuracy for {config.patience} epochs, stopping")
+                    progress.stopped = True
+                # Saved after the model: a run killed in between redoes this epoch, which saves the
+                # same model again.
+                progress.epoch = epoch
+                progress.seconds += time.perf_counter() - start
+                start = time.perf_counter()
+                others = {name: state for states in rank_states[1:] for name, state in
+                          states.items()}
+                checkpoint.save(checkpoint_path, model, optimizer, generators, progress,
+                                trained_with, rng_states=others)
+            # Rank 0's progress, with its decision to stop early, is every rank's.
+            progress = distributed.broadcast(progress)
 
-        stop_if_interrupted()
+        distributed.write_digest(model)  # a test hook, off unless asked for
+        if not main:
+            return None
+        stop_if_interrupted(interrupted())
         train_seconds = progress.seconds + time.perf_counter() - start
         tagger = PosTagger.load(config.out, device)
         test = tagger.evaluate(splits.test) if splits.test else None
@@ -188,11 +233,21 @@ def _sigint_caught():
         signal.signal(signal.SIGINT, previous)
 
 
+@distributed.exits_at_once
 @cli
 def main(argv=None):
     parser = ArgumentParser(prog="python -m tagger.train", description=__doc__.split("\n")[0])
     config = Config.from_args(Config.add_arguments(parser).parse_args(argv))
-    metrics = train(config)
+    # Under torchrun, this process is one rank of the run until train() ends, by an error too.
+    with distributed.process_group(resolve_device(config.device)):
+        try:
+            metrics = train(config)
+        except Interrupted:
+            if distributed.is_main():
+                raise
+            sys.exit(INTERRUPTED_EXIT_CODE)  # quietly: rank 0 says where the best model is
+    if metrics is None:
+        return  # not rank 0, which reports
     test = metrics["test"]
     if test:
         unknown = (f"{100 * test['unknown_accuracy']:.2f}%" if test["unknown_accuracy"] is not None

@@ -301,9 +301,9 @@ def test_sigkill_at_random_moments_leaves_whole_files_and_resume_ends_as_uninter
         models[metrics["best_epoch"]] = state_of(model)
         save_model(folder, model, vocab, config, metrics)
 
-    def record_checkpoint(path, model, optimizer, generators, progress, trained_with):
+    def record_checkpoint(path, model, optimizer, generators, progress, trained_with, **more):
         checkpoints[progress.epoch] = state_of(model)
-        save_checkpoint(path, model, optimizer, generators, progress, trained_with)
+        save_checkpoint(path, model, optimizer, generators, progress, trained_with, **more)
 
     monkeypatch.setattr(storage, "save", record_model)
     monkeypatch.setattr(checkpoint, "save", record_checkpoint)
