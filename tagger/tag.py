@@ -3,6 +3,12 @@
     python -m tagger.tag "The dog ate the apple"        ->  The/DT dog/NN ate/VBD the/DT apple/NN
     python -m tagger.tag --file text.txt --format conll
     echo "Everybody read that book" | python -m tagger.tag
+    python -m tagger.tag --file big.txt --format conll --workers 2 > big.conll
+
+Input streams through in windows of lines (`--window`, and at most WINDOW_CHARS characters), each
+tagged in length-sorted batches and written, in input order, before the next is read, so memory
+stays bounded whatever the size of the input. `--workers N` tags the windows in N processes, each
+with its own copy of the model, and writes them in input order as well.
 
 `PosTagger` follows NLTK's tagger interface (`tag`, `tag_sents`, `accuracy`), so it can stand in
 for `nltk.tag.PerceptronTagger` in code written for NLTK.
@@ -10,7 +16,14 @@ for `nltk.tag.PerceptronTagger` in code written for NLTK.
 
 import io
 import json
+import multiprocessing
+import os
+import resource
+import signal
 import sys
+import time
+import traceback
+from collections import deque
 
 import torch
 from nltk.tokenize import TreebankWordTokenizer
@@ -29,6 +42,16 @@ TOKENS_PER_BATCH = 4096
 # sentence comes near this length, so tags change only for text that was not a sentence.
 MAX_SENTENCE_TOKENS = 1000
 SENTENCE_ENDS = {".", "!", "?"}
+
+# The command line reads its input a window of lines at a time: at most WINDOW_LINES lines (the
+# --window default), and no more lines once WINDOW_CHARS characters are in (a single line is read
+# whole). Long lines thus do not multiply the memory a window takes, while windows of ordinary
+# text stay large enough for well-filled, length-sorted batches.
+WINDOW_LINES = 10_000
+WINDOW_CHARS = 4_000_000
+
+# With --workers N, at most this many windows per worker are read ahead of the one being written.
+WINDOWS_AHEAD = 2
 
 
 class PosTagger:
@@ -150,15 +173,117 @@ def _lines(args):
         yield from sys.stdin
 
 
-def _chunks(lines, size=10_000):
-    chunk = []
+def _windows(lines, size=WINDOW_LINES, chars=WINDOW_CHARS):
+    """Lists of consecutive lines: at most `size` lines each, and no line added once a list holds
+    `chars` characters. Lazy: a window is handed on as soon as it is full."""
+    window, held = [], 0
     for line in lines:
-        chunk.append(line)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+        window.append(line)
+        held += len(line)
+        if len(window) == size or held >= chars:
+            yield window
+            window, held = [], 0
+    if window:
+        yield window
+
+
+def tag_window(tagger, lines, tokenized, fmt):
+    """The output for a window of input lines, one output line (or CoNLL block) per input line,
+    and the number of tokens tagged."""
+    tagged = tagger.tag_sents(tokenize(line, tokenized) for line in lines)
+    return "".join(format_sentence(s, fmt) + "\n" for s in tagged), sum(len(s) for s in tagged)
+
+
+# --- worker processes (--workers N) ------------------------------------------------------------
+
+_worker_tagger = None
+
+
+def _start_worker(model, device, threads, started):
+    """Pool initializer: load the model once for all the windows this process tags, and say on
+    `started` whether that worked: None, or ("error", message) for the user's error (a bad model
+    folder), or ("bug", traceback). An initializer that raised would be restarted forever."""
+    global _worker_tagger
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    try:
+        torch.set_num_threads(threads)
+        _worker_tagger = PosTagger.load(model, device)
+        started.put(None)
+    except TaggerError as e:
+        started.put(("error", str(e)))
+    except Exception:
+        started.put(("bug", traceback.format_exc()))
+
+
+def _work(lines, tokenized, fmt):
+    return tag_window(_worker_tagger, lines, tokenized, fmt)
+
+
+def _tag_in_workers(args, windows, threads, write):
+    """Tag the windows in a pool of `args.workers` processes, writing each window's output in input
+    order; at most WINDOWS_AHEAD windows per worker are held at once. Returns the tokens tagged and
+    the time (perf_counter) by which every worker had loaded the model."""
+    # spawn, not fork: a forked copy of a process that has run torch's thread pool can hang.
+    context = multiprocessing.get_context("spawn")
+    started = context.SimpleQueue()
+    with context.Pool(args.workers, _start_worker,
+                      (args.model, args.device, threads, started)) as pool:
+        for _ in range(args.workers):
+            message = started.get()
+            if message is not None:
+                kind, text = message
+                if kind == "error":
+                    raise TaggerError(text)
+                raise RuntimeError(f"a tagging worker failed to start:\n{text}")
+        ready = time.perf_counter()
+        pending, tokens = deque(), 0
+        for window in windows:
+            pending.append(pool.apply_async(_work, (window, args.tokenized, args.format)))
+            while len(pending) >= WINDOWS_AHEAD * args.workers or (pending and pending[0].ready()):
+                tokens += write(*_oldest_result(pending, started))
+        while pending:
+            tokens += write(*_oldest_result(pending, started))
+        pool.close()
+        pool.join()
+    return tokens, ready
+
+
+def _oldest_result(pending, started):
+    # A worker that dies (killed, out of memory) takes its window with it, and the pool starts
+    # another in its place, which says so on `started`: waiting on would then never end.
+    while not pending[0].ready():
+        pending[0].wait(1)
+        if not started.empty():
+            raise TaggerError("a tagging worker process ended abruptly (killed, or out of "
+                              "memory?); try fewer --workers or a smaller --window")
+    return pending.popleft().get()
+
+
+def _cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _peak_rss_mib(who):
+    # ru_maxrss is in KiB on Linux (bytes on macOS, where this figure reads 1,024 times too large).
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def _report_timing(workers, threads, start_up, seconds, tokens):
+    """--timing's one line on stderr. Peak memory is each process's own: RUSAGE_CHILDREN gives the
+    largest of the workers (ended and waited for by now), not their sum."""
+    each = f"{threads} thread{'s' * (threads > 1)}"
+    who = f"{workers} workers of {each} each" if workers > 1 else f"1 process of {each}"
+    started = "model loading" + (", worker start-up" if workers > 1 else "")
+    memory = f"peak RSS {_peak_rss_mib(resource.RUSAGE_SELF):,.0f} MiB"
+    if workers > 1:
+        memory += (f" (main process), {_peak_rss_mib(resource.RUSAGE_CHILDREN):,.0f} MiB "
+                   "(largest worker)")
+    print(f"timing: {who}; ready in {start_up:.2f} s ({started}); tagged {tokens:,} tokens in "
+          f"{seconds:.2f} s, {tokens / max(seconds, 1e-9):,.0f} tokens/s; {memory}",
+          file=sys.stderr)
 
 
 @cli
@@ -171,16 +296,44 @@ def main(argv=None):
                         help="input is already tokens separated by whitespace")
     parser.add_argument("--format", choices=("text", "conll", "json"), default="text")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="tag in this many processes, each loading the model (default: 1)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads per process (default: torch's default with one "
+                             "worker, else cores / workers)")
+    parser.add_argument("--window", type=int, default=WINDOW_LINES,
+                        help=f"lines read, tagged and written at a time (default: {WINDOW_LINES:,}); "
+                             "1 answers each line of a pipe as it comes")
+    parser.add_argument("--timing", action="store_true",
+                        help="report load time, tokens/s and peak memory on stderr at the end")
     args = parser.parse_args(argv)
-    tagger = PosTagger.load(args.model, args.device)
+    for name, least in (("workers", 1), ("threads", 0), ("window", 1)):
+        if getattr(args, name) < least:
+            parser.error(f"--{name} must be at least {least}, got {getattr(args, name)}")
+    start = time.perf_counter()
+    threads = args.threads or (max(1, _cores() // args.workers) if args.workers > 1 else 0)
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):  # not when a caller has put a StringIO there
         out.reconfigure(encoding="utf-8")  # as the input is read, whatever the locale
-    for chunk in _chunks(_lines(args)):  # bounded memory however long the input
-        sentences = [tokenize(line, args.tokenized) for line in chunk]
-        for tagged in tagger.tag_sents(sentences):
-            print(format_sentence(tagged, args.format), file=out)
-    out.flush()
+
+    def write(text, tokens):
+        out.write(text)
+        out.flush()  # each window's output leaves as soon as it is tagged
+        return tokens
+
+    windows = _windows(_lines(args), args.window)  # bounded memory however long the input
+    if args.workers == 1:
+        if threads:
+            torch.set_num_threads(threads)
+        tagger = PosTagger.load(args.model, args.device)
+        ready = time.perf_counter()
+        tokens = sum(write(*tag_window(tagger, window, args.tokenized, args.format))
+                     for window in windows)
+    else:
+        tokens, ready = _tag_in_workers(args, windows, threads, write)
+    if args.timing:
+        _report_timing(args.workers, threads or torch.get_num_threads(), ready - start,
+                       time.perf_counter() - ready, tokens)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from nltk.tag.api import TaggerI
 from nltk.tokenize import TreebankWordTokenizer
 
-from tagger import data
+from tagger import data, tag
 from tagger.config import Config
 from tagger.tag import MAX_SENTENCE_TOKENS, TOKENS_PER_BATCH, PosTagger, split_long
 from tagger.train import train
@@ -326,3 +327,151 @@ def test_cli_stops_quietly_when_the_reader_goes_away(model_dir, tmp_path):
     process.stdout.close()  # far more output is still to come than a pipe holds
     stderr = process.communicate(timeout=300)[1].decode()
     assert process.returncode == 1 and stderr == ""
+
+
+# --- streaming and worker processes ----------------------------------------------------------
+
+
+def test_windows_are_read_lazily_and_hold_a_bounded_number_of_lines():
+    read = []
+
+    def lines():
+        for i in range(25):
+            read.append(i)
+            yield f"line {i}\n"
+
+    windows = tag._windows(lines(), size=10)
+    first = next(windows)
+    assert first == [f"line {i}\n" for i in range(10)] and len(read) == 10  # nothing read ahead
+    assert [len(w) for w in windows] == [10, 5]
+    # A character budget ends a window early, after the line that reaches it (read whole).
+    sizes = [len(w) for w in tag._windows(["x" * 30, "y", "z" * 100, "a", "b"], size=10, chars=31)]
+    assert sizes == [2, 1, 2]
+
+
+@pytest.fixture
+def one_thread():
+    """In-process tagging with one thread, as the command lines it is compared with are given."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_cli_streams_a_pipe_window_by_window(tagger, model_dir, one_thread):
+    """Each window's output appears before the next input line is even written: the command reads
+    and writes as it goes, so it holds a window, not the input."""
+    process = subprocess.Popen([sys.executable, "-m", "tagger.tag", "--model", str(model_dir),
+                                "--device", "cpu", "--threads", "1", "--window", "2"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    killer = threading.Timer(240, process.kill)  # a hung reader fails the test, not the suite
+    killer.start()
+    try:
+        for sentences in (["The dog ate", "Dogs bark"], ["A cat .", ""], ["naïve café", "ok"]):
+            process.stdin.write("".join(s + "\n" for s in sentences).encode())
+            process.stdin.flush()
+            for tagged in tagger.tag_sents(treebank(s) for s in sentences):  # batched alike
+                expected = " ".join(f"{w}/{t}" for w, t in tagged)
+                assert process.stdout.readline().decode() == expected + "\n"
+        process.stdin.close()
+        assert process.stdout.read() == b""
+        assert process.wait() == 0, process.stderr.read().decode()
+    finally:
+        killer.cancel()
+        process.kill()  # a no-op once it has ended
+        process.wait()
+
+
+# Thousands of numbered lines (so that any reordering shows), with empty and blank lines, odd
+# characters and bytes that are not UTF-8 among them.
+ODD = ["", "  \t", "naïve café 🙂 日本語", "\x00nul \x1b[31mred", "a stray \r return", "e\u0301 \u202e",
+       'He said "hello, world" .', "The dog ate the apple ."]
+MANY = b"".join(f"{i} {ODD[i % len(ODD)]} {'word ' * (i % 37)}\n".encode() if i % 11 else b"\n"
+                for i in range(3000)) + b"bad \xff byte\n"
+
+
+@pytest.fixture(scope="module")
+def many_lines(tmp_path_factory):
+    path = tmp_path_factory.mktemp("many") / "many.txt"
+    path.write_bytes(MANY)
+    return path
+
+
+MANY_LINES = MANY.decode("utf-8", "replace").split("\n")[:-1]  # as the command reads them
+
+
+@pytest.fixture(scope="module")
+def tag_many(model_dir, many_lines, run_tag):
+    """tag_many(*args): the command's result on the file of MANY, one thread a process, run once
+    for each set of arguments."""
+    results = {}
+
+    def run(*args):
+        if args not in results:
+            results[args] = run_tag("--model", str(model_dir), "--threads", "1",
+                                    "--file", str(many_lines), *args)
+        return results[args]
+
+    return run
+
+
+def test_cli_workers_give_the_output_of_one_process(tagger, tag_many, one_thread):
+    """(The timing test below checks the same for --format conll.)"""
+    one = tag_many("--format", "json", "--window", "100")  # 31 windows, which two workers share
+    two = tag_many("--format", "json", "--window", "100", "--workers", "2")
+    assert one.returncode == two.returncode == 0 and one.stderr == two.stderr == "", two.stderr
+    assert two.stdout == one.stdout
+    # Every line in order, tagged as in-process tagging of the same windows tags it.
+    out = [json.loads(line) for line in one.stdout.splitlines()]
+    assert [o["tokens"] for o in out] == [treebank(line) for line in MANY_LINES]
+    assert [o["tokens"][:1] for o in out[:-1]] == [[str(i)] if i % 11 else [] for i in range(3000)]
+    expected = [t for start in range(0, len(MANY_LINES), 100)
+                for t in tagger.tag_sents(treebank(line) for line in MANY_LINES[start:start + 100])]
+    assert [o["tags"] for o in out] == [[t for _, t in s] for s in expected]
+
+
+def test_cli_streamed_output_is_what_predict_gives(tagger, tag_many, one_thread):
+    """The default window holds the whole file: the output is predict's over all of its lines."""
+    result = tag_many("--format", "conll", "--tokenized")
+    assert result.returncode == 0, result.stderr
+    sentences = [line.split() for line in MANY_LINES]
+    tags = tagger.predict(sentences)
+    assert result.stdout == "".join("".join(f"{w}\t{t}\n" for w, t in zip(s, t)) + "\n"
+                                    for s, t in zip(sentences, tags))
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_cli_timing_reports_on_stderr_only(tag_many, workers):
+    timed = tag_many("--format", "conll", "--window", "100", "--workers", workers, "--timing")
+    assert timed.returncode == 0
+    assert timed.stdout == tag_many("--format", "conll", "--window", "100").stdout
+    [line] = timed.stderr.splitlines()
+    tokens = sum(len(treebank(line)) for line in MANY_LINES)
+    assert line.startswith("timing: ") and f"tagged {tokens:,} tokens" in line
+    assert "tokens/s" in line and "peak RSS" in line
+
+
+def test_cli_workers_without_a_model_is_a_one_line_error(tmp_path, run_tag, one_line_error):
+    """The workers' failure to load the model reaches the user as the one line it is with one."""
+    one_line_error(run_tag("--workers", "2", "--model", "nope", "The dog", cwd=tmp_path),
+                   "no model in 'nope'")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--workers", "0"], ["--workers must be at least 1"]),
+    (["--window", "0"], ["--window must be at least 1"]),
+    (["--threads", "-1"], ["--threads must be at least 0"]),
+])
+def test_cli_bad_counts_are_one_line_errors(args, words, capsys, one_line_error):
+    with pytest.raises(SystemExit) as stop:  # in-process: refused before any model is loaded
+        tag.main([*args, "The dog"])
+    captured = capsys.readouterr()
+    result = subprocess.CompletedProcess(args, stop.value.code, captured.out, captured.err)
+    one_line_error(result, *words)
+
+
+def test_cli_workers_missing_input_file_is_a_one_line_error(model_dir, tmp_path, run_tag,
+                                                            one_line_error):
+    result = run_tag("--model", str(model_dir), "--workers", "2", "--threads", "1",
+                     "--file", str(tmp_path / "nope.txt"))
+    assert one_line_error(result) == f"error: input file '{tmp_path / 'nope.txt'}' not found"
