@@ -20,6 +20,7 @@ Text comes from NLTK corpora by name, or from plain-text files, one sentence or 
 """
 
 import json
+import math
 import sys
 import time
 import zlib
@@ -47,6 +48,11 @@ NLTK_TEXTS = {"abc": "abc", "state_union": "state_union", "brown": "brown", "tre
 # of tokens), so that no batch is dominated by one of them.
 MAX_LM_TOKENS = 64
 
+# The adaptive softmax's clusters: the 1000 commonest words (most of running text) get the full
+# hidden size, rarer ones a quarter and a sixteenth of it, which makes the output layer, not the
+# LSTM, cost least.
+CUTOFFS = (1000, 5000)
+
 
 @dataclass
 class Settings:
@@ -56,7 +62,7 @@ class Settings:
     min_count: int = 2
     epochs: int = 10
     negative: int = 10
-    lm_hidden_size: int = 256
+    lm_hidden_size: int = 128
     lm_epochs: int = 1
     lm_batch_size: int = 64
     lm_lr: float = 2e-3
@@ -166,7 +172,7 @@ def train_language_model(module: Pretrained, sentences, settings: Settings, log)
     it is thrown away afterwards, only the LSTM's states serve the tagger."""
     H = settings.lm_hidden_size
     num_classes = module.vectors.num_embeddings - 1  # every word id but PAD, shifted down by one
-    cutoffs = [c for c in (2000, 10000) if c < num_classes - 1] or [max(1, num_classes // 2)]
+    cutoffs = [c for c in CUTOFFS if c < num_classes - 1] or [max(1, num_classes // 2)]
     heads = nn.ModuleList(nn.AdaptiveLogSoftmaxWithLoss(H, num_classes, cutoffs, div_value=4.0)
                           for _ in range(2))  # forward, backward
     module.lstm.requires_grad_(True)
@@ -175,14 +181,13 @@ def train_language_model(module: Pretrained, sentences, settings: Settings, log)
     generator = torch.Generator().manual_seed(settings.seed)
     pieces = [s[i:i + MAX_LM_TOKENS] for s in sentences for i in range(0, len(s), MAX_LM_TOKENS)]
     pieces = [p for p in pieces if len(p) > 1]
-    steps = 0
     for epoch in range(1, settings.lm_epochs + 1):
         batches = list(data.batches(pieces, settings.lm_batch_size, shuffle=True,
                                     generator=generator))
         bar = tqdm(batches, desc=f"language model, epoch {epoch}", unit="batch", file=sys.stderr,
                    disable=None)
-        total, count = 0.0, 0
-        for batch in bar:
+        total, count, start = 0.0, 0, time.perf_counter()
+        for step, batch in enumerate(bar, 1):
             ids = _pad(batch)  # (B, T)
             lengths = torch.tensor([len(p) for p in batch])
             x = F.dropout(module.vectors(ids), 0.1, training=True)  # (B, T, D)
@@ -200,10 +205,14 @@ def train_language_model(module: Pretrained, sentences, settings: Settings, log)
             nn.utils.clip_grad_norm_(parameters, 1.0)
             optimizer.step()
             tokens = int(has_next.sum())
-            total, count, steps = total + loss.item() * tokens, count + tokens, steps + 1
-            if steps % 50 == 0:
-                bar.set_postfix(perplexity=f"{torch.tensor(total / count).exp():.0f}")
-        log(f"language model epoch {epoch}: perplexity {torch.tensor(total / count).exp():.1f} "
+            total, count = total + loss.item() * tokens, count + tokens
+            if step % 50 == 0:
+                bar.set_postfix(perplexity=f"{math.exp(total / count):.0f}")
+            if bar.disable and step % max(1, len(batches) // 10) == 0:  # no bar: a line per tenth
+                log(f"language model epoch {epoch}: {step}/{len(batches)} batches, perplexity "
+                    f"{math.exp(total / count):.0f}, {count / (time.perf_counter() - start):,.0f} "
+                    "tokens/s")
+        log(f"language model epoch {epoch}: perplexity {math.exp(total / count):.1f} "
             f"(forward and backward, mean)")
     module.requires_grad_(False)
 

@@ -27,6 +27,7 @@ from tagger import checkpoint, data, distributed, storage
 from tagger.config import Config, resolve_device
 from tagger.errors import INTERRUPTED_EXIT_CODE, ArgumentParser, Interrupted, cli
 from tagger.model import Tagger
+from tagger.pretrain import PretrainedText
 from tagger.tag import PosTagger
 from tagger.vocab import Vocab
 
@@ -63,7 +64,8 @@ def train(config: Config, log=log):
     # Before the slow part; by rank 0 alone, which saved it, on its machine (broadcast below).
     resumed = checkpoint.read(checkpoint_path) if config.resume and main else None
     splits = data.load_corpus(config)
-    vocab = Vocab.build(splits.train)
+    pretrained = PretrainedText.load(config.pretrained) if config.pretrained else None
+    vocab = Vocab.build(splits.train, pretrained.words if pretrained else ())
     log(f"corpus {splits.name}: {len(splits.train)} train / {len(splits.dev)} dev / "
         f"{len(splits.test)} test sentences; {len(vocab.words)} words, {len(vocab.chars)} chars, "
         f"{len(vocab.tags)} tags; device {device}")
@@ -73,7 +75,11 @@ def train(config: Config, log=log):
     # Every rank starts from the same weights (DDP broadcasts rank 0's anyway) and draws the same
     # batches, but its own word dropout and dropout masks: seed + rank (rank 0's are one process's).
     dropout_generator = torch.Generator(device=device).manual_seed(config.seed + rank)
-    model = Tagger(config, len(vocab.words), len(vocab.chars), len(vocab.tags)).to(device)
+    model = Tagger(config, len(vocab.words), len(vocab.chars), len(vocab.tags),
+                   pretrained.sizes if pretrained else ())
+    if pretrained:
+        model.pretrained.load_state_dict(pretrained.weights)
+    model = model.to(device)
     if rank:
         torch.manual_seed(config.seed + rank)  # dropout masks of its own
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)

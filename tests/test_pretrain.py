@@ -1,0 +1,131 @@
+"""Tests for tagger.pretrain: reading raw text, word vectors, the two language models, saving and
+loading them, and a tagger trained on top of them (frozen, carried inside the model folder)."""
+
+import pytest
+import torch
+
+from tagger import pretrain, storage
+from tagger.config import Config
+from tagger.data import TOY_DIR, read_tagged
+from tagger.model import Pretrained
+from tagger.pretrain import PretrainedText, Settings
+from tagger.train import train
+from tagger.vocab import Vocab, vector_key
+
+TINY = dict(size=8, window=2, min_count=1, epochs=2, negative=3, lm_hidden_size=8, lm_epochs=1,
+            lm_batch_size=8, threads=1)
+
+
+@pytest.fixture(scope="module")
+def raw_file(tmp_path_factory):
+    """The toy corpus's training sentences as raw text, tags dropped, two sentences a line."""
+    sentences = [" ".join(w for w, _ in s) for s in read_tagged(TOY_DIR / "train.txt")]
+    path = tmp_path_factory.mktemp("raw") / "raw.txt"
+    path.write_text("\n".join(a + " " + b for a, b in zip(sentences[::2], sentences[1::2])))
+    return path
+
+
+@pytest.fixture(scope="module")
+def pretrained(raw_file, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pretrained") / "p"
+    result = pretrain.pretrain(Settings(text=(str(raw_file),), **TINY), log=lambda m: None)
+    result.save(folder)
+    return folder, result
+
+
+def test_vector_key_merges_case_and_digits():
+    assert vector_key("Dog") == vector_key("DOG") == "dog"
+    assert vector_key("1,234.5") == "0,000.0"
+
+
+def test_raw_text_is_split_into_sentences_and_tokenized_the_treebank_way(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("He didn't go. She said \"yes\" to it!\n\nOne more line\n")
+    assert list(pretrain.read_text(str(path))) == [
+        ["He", "did", "n't", "go", "."], ["She", "said", "``", "yes", "''", "to", "it", "!"],
+        ["One", "more", "line"]]
+
+
+def test_pretraining_gives_a_vector_to_every_word_seen_and_zero_to_pad_and_unk(pretrained):
+    _, result = pretrained
+    vectors = result.weights["vectors.weight"]
+    assert result.words[:2] == ["<pad>", "<unk>"] and "dog" in result.words
+    assert vectors.shape == (len(result.words), TINY["size"])
+    assert vectors[:2].abs().sum() == 0 and (vectors[2:].norm(dim=1) > 0).all()
+    assert result.sizes == (len(result.words), TINY["size"], TINY["lm_hidden_size"])
+
+
+def test_the_same_seed_gives_the_same_weights(raw_file):
+    settings = Settings(text=(str(raw_file),), **TINY)
+    a, b = (pretrain.pretrain(settings, log=lambda m: None) for _ in range(2))
+    assert a.words == b.words
+    assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
+
+
+def test_the_language_models_learn_to_predict_neighbours():
+    """On text where every word fixes its neighbours, both directions must beat a uniform guess
+    over the 20 words (perplexity 20) by far."""
+    ring = [f"w{i}" for i in range(20)]
+    sentences = [[2 + (start + i) % 20 for i in range(12)] for start in range(20)] * 12
+    settings = Settings(lm_hidden_size=32, lm_epochs=4, lm_batch_size=16, lm_lr=1e-2)
+    module = Pretrained(2 + len(ring), 8, settings.lm_hidden_size)
+    torch.manual_seed(0)
+    module.vectors.weight.copy_(torch.randn(2 + len(ring), 8))
+    messages = []
+    pretrain.train_language_model(module, sentences, settings, messages.append)
+    perplexity = float(messages[-1].split("perplexity ")[1].split()[0])
+    assert perplexity < 3, messages
+    assert not any(p.requires_grad for p in module.parameters())  # frozen again for the tagger
+
+
+def test_save_and_load_round_trip(pretrained):
+    folder, result = pretrained
+    loaded = PretrainedText.load(folder)
+    assert loaded.words == result.words and loaded.sizes == result.sizes
+    assert all(torch.equal(loaded.weights[k], result.weights[k]) for k in result.weights)
+
+
+def test_a_tagger_trained_on_top_keeps_the_pretrained_part_frozen_and_carries_it(pretrained, tmp_path):
+    folder, result = pretrained
+    config = Config(corpus="toy", epochs=2, embedding_size=8, char_embedding_size=4,
+                    char_hidden_size=4, hidden_size=8, progress=False, threads=1,
+                    pretrained=str(folder), out=str(tmp_path / "model"))
+    train(config, log=lambda m: None)
+    model, vocab, _, _ = storage.load(config.out)
+    assert vocab.vectors == result.words
+    state = model.pretrained.state_dict()
+    assert all(torch.equal(state[k], result.weights[k]) for k in result.weights)
+    # The model folder alone is enough: the pretrained folder may go.
+    for f in folder.iterdir():
+        f.rename(tmp_path / f.name)
+    try:
+        assert storage.load(config.out)[0].pretrained is not None
+    finally:
+        for name in ("pretrained.json", "pretrained.safetensors"):
+            (tmp_path / name).rename(folder / name)
+
+
+def test_hand_trained_language_models_run_the_same_on_nn_lstm(pretrained):
+    _, result = pretrained
+    hand, torch_ = (Pretrained(*result.sizes, encoder=e) for e in ("hand", "torch"))
+    for module in (hand, torch_):
+        module.load_state_dict(result.weights)
+    ids = torch.tensor([[2, 3, 4, 5], [6, 7, 0, 0]])
+    lengths = torch.tensor([4, 2])
+    torch.testing.assert_close(hand(ids, lengths), torch_(ids, lengths), rtol=1e-5, atol=1e-6)
+
+
+def test_compounds_unknown_to_the_vectors_borrow_their_heads_vector():
+    vocab = Vocab.build([[("a", "DT")]], vectors=["<pad>", "<unk>", "wage", "casualty"])
+    assert vocab.vector_id("minimum-wage") == vocab.vector_id("Wage") == 2
+    assert vocab.vector_id("property\\/casualty") == 3
+    assert vocab.vector_id("cost-cutting") == vocab.vector_id("zzz") == 1
+
+
+def test_cli_errors_are_one_line(run_cli, one_line_error, tmp_path):
+    one_line_error(run_cli("tagger.pretrain", "--text", str(tmp_path / "nope.txt"),
+                           "--out", str(tmp_path / "p")), "nope.txt")
+    one_line_error(run_cli("tagger.pretrain", "--size", "0"), "--size")
+    one_line_error(run_cli("tagger.train", "--corpus", "toy", "--pretrained", str(tmp_path),
+                           "--out", str(tmp_path / "m")), "python -m tagger.pretrain")
+    assert not (tmp_path / "p").exists()
