@@ -49,6 +49,8 @@ class Config:
     patience: int = _flag(5, "stop after this many epochs without a better dev accuracy (0 = never)")
     batch_size: int = _flag(32, "sentences per batch")
     lr: float = _flag(2e-3, "Adam learning rate")
+    lr_schedule: str = _flag("constant", "constant, or cosine: from --lr at the first epoch down "
+                             "to near 0 at --epochs", choices=("constant", "cosine"))
     clip: float = _flag(5.0, "clip the gradient norm to this (0 = no clipping)")
     seed: int = _flag(1, "random seed; the same seed on CPU gives the same model")
     device: str = _flag("auto", "auto picks cuda when present", choices=("auto", "cpu", "cuda"))

@@ -19,7 +19,7 @@ from tagger import train as train_module
 from tagger.config import Config
 from tagger.errors import Interrupted, TaggerError
 from tagger.tag import PosTagger
-from tagger.train import train, word_dropout
+from tagger.train import learning_rate, train, word_dropout
 from tagger.vocab import Vocab
 
 # One thread: on a small machine shared with other work, torch's thread pool waits on busy cores.
@@ -189,6 +189,29 @@ def interrupt_at_batch(monkeypatch, n):
         return word_dropout(*args)
 
     monkeypatch.setattr(train_module, "word_dropout", word_dropout_then_ctrl_c)
+
+
+def test_cosine_learning_rate_follows_torchs_cosine_annealing():
+    config = Config(**{**TINY, "epochs": 7, "lr": 0.01, "lr_schedule": "cosine"})
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=config.lr)
+    reference = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    for epoch in range(1, config.epochs + 1):  # the scheduler steps once an epoch, after it
+        assert learning_rate(config, epoch) == pytest.approx(reference.get_last_lr()[0], rel=1e-12)
+        optimizer.step()
+        reference.step()
+    assert learning_rate(Config(**{**TINY, "lr": 0.01}), 5) == 0.01  # constant
+
+
+def test_resume_with_a_cosine_schedule_ends_as_an_uninterrupted_run(tmp_path, monkeypatch):
+    """The schedule is a function of the epoch number, so a resumed run takes the same steps."""
+    settings = dict(epochs=3, lr_schedule="cosine")
+    run_train(tmp_path / "whole", **settings)
+    interrupt_at_batch(monkeypatch, 5)  # epoch 2, batch 2
+    with pytest.raises(Interrupted):
+        run_train(tmp_path / "m", **settings)
+    monkeypatch.undo()
+    run_train(tmp_path / "m", resume=True, **settings)
+    assert_same_weights(tmp_path / "m", tmp_path / "whole")
 
 
 def test_ctrl_c_mid_epoch_then_resume_ends_as_an_uninterrupted_run(trained, tmp_path, monkeypatch):
