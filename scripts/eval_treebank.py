@@ -53,9 +53,20 @@ def tagging_speed(tag_sents, sentences, repeats=3):
     return tokens / min(times)
 
 
+# Settings that do not change what a run learns: a reused model may differ in these.
+RUN_ONLY = {"out", "threads", "progress", "resume", "device"}
+
+
 def train_or_load(config, reuse):
     folder = Path(config.out)
     if reuse and (folder / "metrics.json").exists():
+        saved = Config.from_json((folder / "config.json").read_text(), str(folder / "config.json"))
+        differ = [f"--{f.name.replace('_', '-')} {getattr(saved, f.name)} (asked "
+                  f"{getattr(config, f.name)})" for f in dataclasses.fields(Config)
+                  if f.name not in RUN_ONLY and getattr(saved, f.name) != getattr(config, f.name)]
+        if differ:
+            raise TaggerError(f"{folder} was trained with other settings: {', '.join(differ)}; "
+                              "give the same flags, or drop --reuse to retrain it")
         print(f"reusing {folder}", file=sys.stderr)
         return json.loads((folder / "metrics.json").read_text())
     print(f"training {folder.name}", file=sys.stderr)

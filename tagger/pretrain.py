@@ -4,7 +4,7 @@ Tagged text is scarce (the treebank sample has 74k tokens, and one test token in
 never saw) but raw English text is not: NLTK's abc, state_union and Brown (its tags ignored) hold
 about 2.3M tokens. Two things are learnt from them, in this order:
 
-1. word vectors: word2vec (skip-gram with negative sampling, gensim), which places some 28k words,
+1. word vectors: word2vec (skip-gram with negative sampling, gensim), which places some 36k words,
    most never seen in tagged training data, next to the words that are used like them;
 2. a forward and a backward LSTM language model (the hand-made LSTM) over those vectors, whose
    states say what the words around a position lead one to expect there (TagLM, Peters et al.).
