@@ -14,7 +14,6 @@ with its own copy of the model, and writes them in input order as well.
 for `nltk.tag.PerceptronTagger` in code written for NLTK.
 """
 
-import ctypes
 import io
 import json
 import multiprocessing
@@ -260,25 +259,6 @@ def _oldest_result(pending, started):
     return pending.popleft().get()
 
 
-# glibc's mallopt parameter for the size above which an allocation gets its own memory map.
-M_MMAP_THRESHOLD = -3
-
-
-def _hand_large_blocks_back():
-    """Give every tensor over 1 MiB its own memory map, returned to the system when freed.
-
-    By default glibc raises that threshold as large blocks are freed, until batch-sized tensors all
-    come from the heap, which the ever-changing shapes of a long input fragment: peak memory then
-    crept up with the length of the input (971 MiB after 1.2M tokens of Brown, 1,146 after 2.3M),
-    where with this it stays flat (874, 914). Not glibc (macOS, musl): nothing to do."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, 1 << 20)
-    except (OSError, AttributeError):
-        pass
-
-
 def _cores():
     try:
         return len(os.sched_getaffinity(0))
@@ -328,11 +308,10 @@ def main(argv=None):
                         help="report load time, tokens/s and peak memory on stderr at the end")
     args = parser.parse_args(argv)
     # oneDNN keeps the kernels it compiles for every shape of product it meets, up to 1,024 of
-    # them; the batches of a long input come in hundreds of shapes, and that cache grew to some
-    # 600 MB on Brown without making tagging any faster. Read at oneDNN's first use (workers
+    # them; the batches of a long input come in hundreds of shapes, and that cache took some
+    # 450 MB more on 1.2M tokens of Brown without making tagging any faster. Read at oneDNN's first use (workers
     # inherit it); the user's own setting wins.
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
-    _hand_large_blocks_back()
     for name, least in (("workers", 1), ("threads", 0), ("window", 1)):
         if getattr(args, name) < least:
             parser.error(f"--{name} must be at least {least}, got {getattr(args, name)}")
