@@ -68,10 +68,13 @@ def identity(config: Config, vocab_json: str, device: torch.device, processes: i
 
 
 def save(path, model, optimizer, generators: dict, progress: Progress, trained_with: dict,
-         rng_states: dict = None):
+         rng_states: dict = None, averaged=None):
     """Replace the checkpoint at `path`; `generators` are the torch.Generators to restore, by name,
-    and `rng_states` the states of those other processes hold (name -> state tensor)."""
+    `rng_states` the states of those other processes hold (name -> state tensor), and `averaged`
+    the AveragedModel of --ema-decay, if any."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    if averaged is not None:
+        tensors.update({f"averaged.{k}": v for k, v in averaged.state_dict().items()})
     optimizer_state = optimizer.state_dict()
     for index, values in optimizer_state["state"].items():
         for key, value in values.items():
@@ -131,8 +134,8 @@ def check_matches(checkpoint: Checkpoint, trained_with: dict):
                           f"{trained_with['device']}; resume with --device {saved.get('device')}")
 
 
-def restore(checkpoint: Checkpoint, model, optimizer, generators: dict):
-    """Put the checkpoint's weights, optimizer state and random states back in place."""
+def restore(checkpoint: Checkpoint, model, optimizer, generators: dict, averaged=None):
+    """Put the checkpoint's weights, optimizer state, random states and averaged weights back."""
     tensors = checkpoint.tensors
     state = {}
     for name, value in tensors.items():
@@ -143,6 +146,10 @@ def restore(checkpoint: Checkpoint, model, optimizer, generators: dict):
         model.load_state_dict({name.removeprefix("model."): value for name, value in tensors.items()
                                if name.startswith("model.")})
         optimizer.load_state_dict({"state": state, "param_groups": checkpoint.param_groups})
+        if averaged is not None:
+            averaged.load_state_dict({name.removeprefix("averaged."): value
+                                      for name, value in tensors.items()
+                                      if name.startswith("averaged.")})
         for name, generator in generators.items():
             generator.set_state(tensors[f"rng.{name}"])
     except (RuntimeError, ValueError, KeyError, TypeError) as e:

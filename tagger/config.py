@@ -51,6 +51,8 @@ class Config:
     lr: float = _flag(2e-3, "Adam learning rate")
     lr_schedule: str = _flag("constant", "constant, or cosine: from --lr at the first epoch down "
                              "to near 0 at --epochs", choices=("constant", "cosine"))
+    ema_decay: float = _flag(0.0, "evaluate and save an exponential moving average of the "
+                             "weights, updated every step with this decay, e.g. 0.99 (0 = off)")
     clip: float = _flag(5.0, "clip the gradient norm to this (0 = no clipping)")
     seed: int = _flag(1, "random seed; the same seed on CPU gives the same model")
     device: str = _flag("auto", "auto picks cuda when present", choices=("auto", "cpu", "cuda"))
@@ -73,6 +75,8 @@ class Config:
                                   f"{getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise TaggerError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise TaggerError(f"--ema-decay must be in [0, 1), got {self.ema_decay}")
         if not self.lr > 0:
             raise TaggerError(f"--lr must be positive, got {self.lr}")
         # The model is saved by replacing the folder that --out names, so it must name one.

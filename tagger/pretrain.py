@@ -4,8 +4,9 @@ Tagged text is scarce (the treebank sample has 74k tokens, and one test token in
 never saw) but raw English text is not: NLTK's abc, state_union and Brown (its tags ignored) hold
 about 2.3M tokens. Two things are learnt from them, in this order:
 
-1. word vectors: word2vec (skip-gram with negative sampling, gensim), which places some 36k words,
-   most never seen in tagged training data, next to the words that are used like them;
+1. word vectors: fastText (skip-gram with negative sampling over words and their character
+   n-grams, gensim; or word2vec), which places some 63k words, most never seen in tagged
+   training data, next to the words that are used like them;
 2. a forward and a backward LSTM language model (the hand-made LSTM) over those vectors, whose
    states say what the words around a position lead one to expect there (TagLM, Peters et al.).
 
@@ -57,6 +58,7 @@ CUTOFFS = (1000, 5000)
 @dataclass
 class Settings:
     text: tuple = ("abc", "state_union", "brown")
+    vectors: str = "fasttext"
     size: int = 100
     window: int = 2
     min_count: int = 2
@@ -151,17 +153,26 @@ def _stable_hash(text: str) -> int:
 
 
 def train_vectors(sentences, settings: Settings):
-    """-> (words, (V, D) vectors): skip-gram word2vec, scaled to unit variance like nn.Embedding's
-    initial weights, with zero rows for PAD and UNK."""
-    from gensim.models import Word2Vec  # imported here: training a tagger never needs gensim
+    """-> (words, (V, D) vectors): skip-gram word2vec or fastText, scaled to unit variance like
+    nn.Embedding's initial weights, with zero rows for PAD and UNK."""
+    # imported here: training a tagger never needs gensim
+    from gensim.models import FastText, Word2Vec
 
-    model = Word2Vec(sentences, vector_size=settings.size, window=settings.window,
-                     min_count=settings.min_count, sg=1, negative=settings.negative,
-                     epochs=settings.epochs, seed=settings.seed, workers=settings.threads,
-                     hashfxn=_stable_hash, sorted_vocab=1)
-    found = torch.from_numpy(model.wv.vectors.copy())  # (V - 2, D), most frequent first
+    kind = FastText if settings.vectors == "fasttext" else Word2Vec
+    model = kind(sentences, vector_size=settings.size, window=settings.window,
+                 min_count=settings.min_count, sg=1, negative=settings.negative,
+                 epochs=settings.epochs, seed=settings.seed, workers=settings.threads,
+                 hashfxn=_stable_hash, sorted_vocab=1)
+    words = list(model.wv.index_to_key)  # most frequent first
+    if settings.vectors == "fasttext":
+        # fastText builds a word's vector from its character n-grams (Bojanowski et al. 2017), so
+        # it can place the words raw text has too rarely to learn from their contexts alone, the
+        # very words tagged text lacks: they join the list, after the frequent ones.
+        known = set(words)
+        words += sorted({w for s in sentences for w in s} - known - {PAD, UNK})
+    found = torch.from_numpy(model.wv[words].copy())  # (V - 2, D)
     vectors = torch.cat([torch.zeros(2, settings.size), found / found.std()])
-    return [PAD, UNK] + list(model.wv.index_to_key), vectors
+    return [PAD, UNK] + words, vectors
 
 
 def train_language_model(module: Pretrained, sentences, settings: Settings, log):
@@ -251,16 +262,20 @@ def main(argv=None):
     parser.add_argument("--text", nargs="+", default=list(defaults.text),
                         help="NLTK corpora (abc, state_union, brown, treebank) or plain-text files, "
                              f"one sentence a line (default: {' '.join(defaults.text)})")
-    numbers = [("size", "word vector size"), ("window", "word2vec: context words on each side"),
-               ("min_count", "keep words seen at least this often"),
-               ("epochs", "word2vec: passes over the text"),
-               ("negative", "word2vec: negative samples per context word"),
+    parser.add_argument("--vectors", choices=("fasttext", "word2vec"), default=defaults.vectors,
+                        help="fasttext, whose character n-grams also place words seen too rarely for "
+                             f"word2vec, or word2vec (default: {defaults.vectors})")
+    numbers = [("size", "word vector size"), ("window", "word vectors: context words on each side"),
+               ("min_count", "words seen at least this often learn a vector of their own "
+                             "(fastText places the rest by their n-grams)"),
+               ("epochs", "word vectors: passes over the text"),
+               ("negative", "word vectors: negative samples per context word"),
                ("lm_hidden_size", "language models' hidden size (0 = word vectors only)"),
                ("lm_epochs", "language models: passes over the text"),
                ("lm_batch_size", "language models: sentences per batch"),
                ("lm_lr", "language models: Adam learning rate"),
                ("seed", "random seed; with --threads 1 the same seed, the same result"),
-               ("threads", "CPU threads (word2vec with more than one is not reproducible)")]
+               ("threads", "CPU threads (word vectors on more than one are not reproducible)")]
     for name, help in numbers:
         default = getattr(defaults, name)
         parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,

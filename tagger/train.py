@@ -22,6 +22,7 @@ from contextlib import contextmanager
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from tagger import checkpoint, data, distributed, storage
@@ -93,6 +94,12 @@ def train(config: Config, log=log):
     if rank:
         torch.manual_seed(config.seed + rank)  # dropout masks of its own
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    # Polyak averaging: the mean of the last few hundred steps' weights sits nearer the bottom of
+    # the valley than any one step of Adam, which keeps bouncing around it; this average is what is
+    # evaluated on dev and saved, and only the optimizer sees the raw weights.
+    averaged = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
+                if config.ema_decay else None)
+    saved_model = averaged.module if averaged else model  # evaluated on dev, saved
     # Every source of randomness in a run: dropout and initialisation, batch order, word dropout.
     generators = {"torch": torch.default_generator, "shuffle": generator,
                   "word_dropout": dropout_generator}
@@ -107,7 +114,7 @@ def train(config: Config, log=log):
     resumed = distributed.broadcast(resumed)
     if resumed:
         checkpoint.check_matches(resumed, trained_with)
-        checkpoint.restore(resumed, model, optimizer, generators)
+        checkpoint.restore(resumed, model, optimizer, generators, averaged)
         progress = resumed.progress
         log(f"resuming after epoch {progress.epoch} (best dev {100 * progress.best:.2f}%, "
             f"epoch {progress.best_epoch}) from {checkpoint_path}")
@@ -116,7 +123,7 @@ def train(config: Config, log=log):
             "saves its first model; stop now and add --resume to continue that run instead")
     loss_fn = nn.NLLLoss(ignore_index=-100)
     counts = torch.tensor(vocab.word_counts, dtype=torch.float, device=device)
-    tagger = PosTagger(model, vocab, config, device)
+    tagger = PosTagger(saved_model, vocab, config, device)
     dev = splits.dev or splits.train  # a corpus without dev data still trains
     ddp_model = distributed.wrap(model)  # the model itself on one process
 
@@ -165,6 +172,8 @@ def train(config: Config, log=log):
                 if config.clip:
                     nn.utils.clip_grad_norm_(model.parameters(), config.clip)
                 optimizer.step()
+                if averaged:
+                    averaged.update_parameters(model)
                 total_loss += loss.item() * tokens
                 total_tokens += tokens
                 bar.set_postfix(loss=f"{loss.item():.3f}")
@@ -186,7 +195,7 @@ def train(config: Config, log=log):
                 if improved:
                     if epoch == 1:  # an older run's checkpoint stops matching --out here
                         checkpoint_path.unlink(missing_ok=True)
-                    storage.save(config.out, model, vocab, config,
+                    storage.save(config.out, saved_model, vocab, config,
                                  {"corpus": splits.name, "history": progress.history,
                                   "best_epoch": epoch, "dev_accuracy": dev_accuracy})
                     progress.best, progress.best_epoch = dev_accuracy, epoch
@@ -201,7 +210,7 @@ def train(config: Config, log=log):
                 others = {name: state for states in rank_states[1:] for name, state in
                           states.items()}
                 checkpoint.save(checkpoint_path, model, optimizer, generators, progress,
-                                trained_with, rng_states=others)
+                                trained_with, rng_states=others, averaged=averaged)
             # Rank 0's progress, with its decision to stop early, is every rank's.
             progress = distributed.broadcast(progress)
 

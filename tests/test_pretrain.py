@@ -55,6 +55,28 @@ def test_pretraining_gives_a_vector_to_every_word_seen_and_zero_to_pad_and_unk(p
     assert result.sizes == (len(result.words), TINY["size"], TINY["lm_hidden_size"])
 
 
+@pytest.mark.parametrize("kind", ["word2vec", "fasttext"])
+def test_vectors_are_gensims_and_fasttext_also_places_words_below_min_count(kind):
+    """Checked against gensim's own model trained on the same text with the same seed; fastText
+    also gives a word seen once, below --min-count, the vector it builds from its n-grams."""
+    from gensim.models import FastText, Word2Vec
+
+    sentences = [["the", "dog", "ate", "the", "apple"], ["the", "cat", "ate", "the", "pear"]] * 20
+    sentences.append(["the", "dogs", "ate"])  # "dogs": once, below min_count 2
+    settings = Settings(**{**TINY, "min_count": 2, "vectors": kind})
+    words, vectors = pretrain.train_vectors(sentences, settings)
+    reference = {"word2vec": Word2Vec, "fasttext": FastText}[kind](
+        sentences, vector_size=settings.size, window=settings.window, min_count=2, sg=1,
+        negative=settings.negative, epochs=settings.epochs, seed=settings.seed, workers=1,
+        hashfxn=pretrain._stable_hash)
+    assert words[:2] == ["<pad>", "<unk>"] and "dog" in words
+    assert "dogs" not in reference.wv.key_to_index  # below min_count for gensim itself
+    assert ("dogs" in words) == (kind == "fasttext")
+    found = torch.from_numpy(reference.wv[words[2:]])
+    torch.testing.assert_close(vectors[2:], found / found.std())
+    assert vectors[:2].abs().sum() == 0
+
+
 def test_the_same_seed_gives_the_same_weights(raw_file):
     settings = Settings(text=(str(raw_file),), **TINY)
     a, b = (pretrain.pretrain(settings, log=lambda m: None) for _ in range(2))

@@ -13,6 +13,7 @@ import time
 import pytest
 import torch
 from safetensors.torch import load_file
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from tagger import checkpoint, data, storage
 from tagger import train as train_module
@@ -202,9 +203,12 @@ def test_cosine_learning_rate_follows_torchs_cosine_annealing():
     assert learning_rate(Config(**{**TINY, "lr": 0.01}), 5) == 0.01  # constant
 
 
-def test_resume_with_a_cosine_schedule_ends_as_an_uninterrupted_run(tmp_path, monkeypatch):
-    """The schedule is a function of the epoch number, so a resumed run takes the same steps."""
-    settings = dict(epochs=3, lr_schedule="cosine")
+@pytest.mark.parametrize("settings", [dict(epochs=3, lr_schedule="cosine"),
+                                      dict(epochs=3, ema_decay=0.9)], ids=["cosine", "ema"])
+def test_resume_with_a_schedule_or_averaging_ends_as_an_uninterrupted_run(tmp_path, monkeypatch,
+                                                                           settings):
+    """The schedule is a function of the epoch number, and the checkpoint carries the averaged
+    weights, so a resumed run takes the same steps and averages them the same way."""
     run_train(tmp_path / "whole", **settings)
     interrupt_at_batch(monkeypatch, 5)  # epoch 2, batch 2
     with pytest.raises(Interrupted):
@@ -212,6 +216,31 @@ def test_resume_with_a_cosine_schedule_ends_as_an_uninterrupted_run(tmp_path, mo
     monkeypatch.undo()
     run_train(tmp_path / "m", resume=True, **settings)
     assert_same_weights(tmp_path / "m", tmp_path / "whole")
+
+
+def test_ema_decay_saves_the_moving_average_of_every_steps_weights(tmp_path):
+    """Recomputed by hand from the weights after each optimizer step: epoch 1 (3 batches of the toy
+    corpus) is always the best so far, so the model it saves is the average after 3 steps."""
+    steps = []
+
+    def record(optimizer, args, kwargs):
+        steps.append([p.detach().clone() for group in optimizer.param_groups
+                      for p in group["params"]])
+
+    handle = register_optimizer_step_post_hook(record)
+    try:
+        run_train(tmp_path / "m", epochs=1, ema_decay=0.75)
+    finally:
+        handle.remove()
+    assert len(steps) == 3
+    average = steps[0]  # the first step's weights start the average
+    for weights in steps[1:]:
+        average = [0.75 * a + 0.25 * w for a, w in zip(average, weights)]
+    saved = list(storage.load(tmp_path / "m")[0].parameters())
+    assert len(saved) == len(average)
+    for got, expected, last in zip(saved, average, steps[-1]):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    assert not all(torch.equal(got, last) for got, last in zip(saved, steps[-1]))
 
 
 def test_ctrl_c_mid_epoch_then_resume_ends_as_an_uninterrupted_run(trained, tmp_path, monkeypatch):
