@@ -61,6 +61,9 @@ def train_or_load(config, reuse):
     folder = Path(config.out)
     if reuse and (folder / "metrics.json").exists():
         saved = Config.from_json((folder / "config.json").read_text(), str(folder / "config.json"))
+        metrics = json.loads((folder / "metrics.json").read_text())
+        if saved.corpus == "auto" and metrics.get("corpus") == config.corpus:
+            saved.corpus = config.corpus  # `--corpus auto` found this very corpus
         differ = [f"--{f.name.replace('_', '-')} {getattr(saved, f.name)} (asked "
                   f"{getattr(config, f.name)})" for f in dataclasses.fields(Config)
                   if f.name not in RUN_ONLY and getattr(saved, f.name) != getattr(config, f.name)]
@@ -68,7 +71,7 @@ def train_or_load(config, reuse):
             raise TaggerError(f"{folder} was trained with other settings: {', '.join(differ)}; "
                               "give the same flags, or drop --reuse to retrain it")
         print(f"reusing {folder}", file=sys.stderr)
-        return json.loads((folder / "metrics.json").read_text())
+        return metrics
     print(f"training {folder.name}", file=sys.stderr)
     return train(config)
 
