@@ -14,14 +14,21 @@ tags the test split (wsj_0171-wsj_0199) with each, and writes to --report (defau
     python scripts/eval_treebank.py                                   # seed 1, no pretraining
     python scripts/eval_treebank.py --pretrained models/pretrained --seeds 1 2 3
     python scripts/eval_treebank.py --reuse ...                       # load the models if present
+    python scripts/eval_treebank.py --pretrained models/pretrained --ensemble 2 --jobs 2
 
 Models go to --models as treebank-{hand,torch}[-pretrained]-seed{N}. Any training flag of
-`python -m tagger.train` (--epochs, --hidden-size ...) applies to every LSTM tagger.
+`python -m tagger.train` (--epochs, --hidden-size ...) applies to every LSTM tagger. --ensemble K
+adds, for the last configuration (the pretrained one when --pretrained is given), ensembles of K
+models per seed N: those of seeds N, N + 1000, ..., N + 1000 (K - 1), the first being the single
+model of seed N, so single and ensemble are compared on the same runs. --jobs J trains J models
+at a time, each in a process of its own with cores / J threads unless --threads says otherwise.
 """
 
 import argparse
 import dataclasses
 import json
+import multiprocessing
+import os
 import platform
 import random
 import statistics
@@ -57,7 +64,8 @@ def tagging_speed(tag_sents, sentences, repeats=3):
 RUN_ONLY = {"out", "threads", "progress", "resume", "device"}
 
 
-def train_or_load(config, reuse):
+def reusable(config, reuse):
+    """The metrics of the model already trained with this config in config.out, if --reuse."""
     folder = Path(config.out)
     if reuse and (folder / "metrics.json").exists():
         saved = Config.from_json((folder / "config.json").read_text(), str(folder / "config.json"))
@@ -72,8 +80,41 @@ def train_or_load(config, reuse):
                               "give the same flags, or drop --reuse to retrain it")
         print(f"reusing {folder}", file=sys.stderr)
         return metrics
-    print(f"training {folder.name}", file=sys.stderr)
-    return train(config)
+    return None
+
+
+def _train_logged(config):
+    """One run in a worker process of --jobs: its log lines start with the model's name."""
+    name = Path(config.out).name
+    return config.out, train(config, log=lambda line: print(f"{name}: {line}", file=sys.stderr,
+                                                           flush=True))
+
+
+def train_all(configs, reuse, jobs):
+    """out folder -> metrics, for every config: reused (--reuse) or trained, `jobs` at a time."""
+    done, todo = {}, {}
+    for config in configs:
+        if config.out not in done and config.out not in todo:
+            metrics = reusable(config, reuse)
+            if metrics is not None:
+                done[config.out] = metrics
+            else:
+                todo[config.out] = config
+    if jobs == 1:
+        for config in todo.values():
+            print(f"training {Path(config.out).name}", file=sys.stderr)
+            done[config.out] = train(config)
+        return done
+    # One thread each by default: runs this small gain more from a core of their own than from
+    # a second thread. spawn, not fork: a forked copy of a process that has run torch can hang.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    configs = [dataclasses.replace(c, progress=False, threads=c.threads or max(1, cores // jobs))
+               for c in todo.values()]
+    print(f"training {len(configs)} models, {jobs} at a time", file=sys.stderr)
+    with multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
+        for out, metrics in pool.imap_unordered(_train_logged, configs):
+            done[out] = metrics
+    return done
 
 
 def perceptron(splits, words, seed):
@@ -118,7 +159,16 @@ def main(argv=None):
     parser.add_argument("--models", default="models", help="folder for the models (default: models)")
     parser.add_argument("--report", default="reports/treebank", help="output folder")
     parser.add_argument("--reuse", action="store_true", help="load already trained models")
+    parser.add_argument("--ensemble", type=int, default=1, metavar="K",
+                        help="also evaluate the last configuration as ensembles of K models "
+                             "per seed (default: 1, none)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="train this many models at a time, each in its own process "
+                             "(default: 1)")
     args = parser.parse_args(argv)
+    for name in ("ensemble", "jobs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
     base = Config.from_args(args)
     seeds = args.seeds or [base.seed]
     if base.threads:
@@ -135,31 +185,45 @@ def main(argv=None):
     results = {PERCEPTRON: [{**ev.evaluate(splits.test, predicted, is_known),
                              "train_seconds": seconds, "tokens_per_second": speed}]}
     predictions, histories, first = {}, {}, {PERCEPTRON: results[PERCEPTRON][0]}
-    variants = [("", None)] + ([("-pretrained", base.pretrained)] if base.pretrained else [])
-    for suffix, pretrained in variants:
+    # (suffix of the row names, --pretrained, models per ensemble)
+    variants = [("", None, 1)] + ([("-pretrained", base.pretrained, 1)] if base.pretrained else [])
+    if args.ensemble > 1:
+        suffix, pretrained, _ = variants[-1]
+        variants.append((f"{suffix}-ensemble{args.ensemble}", pretrained, args.ensemble))
+
+    def member(encoder, pretrained, seed):
+        name = f"{encoder}{'-pretrained' if pretrained else ''}"
+        return dataclasses.replace(base, encoder=encoder, seed=seed, pretrained=pretrained,
+                                   out=str(Path(args.models) / f"{splits.name}-{name}-seed{seed}"))
+
+    trained = train_all([member(encoder, pretrained, seed + 1000 * k)
+                         for _, pretrained, size in variants for encoder in ENCODERS
+                         for seed in seeds for k in range(size)], args.reuse, args.jobs)
+    for suffix, pretrained, size in variants:
         for encoder in ENCODERS:
             name = f"{encoder}{suffix}"
             results[name] = []
             for seed in seeds:
-                config = dataclasses.replace(
-                    base, encoder=encoder, seed=seed, pretrained=pretrained,
-                    out=str(Path(args.models) / f"{splits.name}-{name}-seed{seed}"))
-                metrics = train_or_load(config, args.reuse)
-                tagger = PosTagger.load(config.out, config.device)
+                members = [(config.out, trained[config.out]) for config in
+                           (member(encoder, pretrained, seed + 1000 * k) for k in range(size))]
+                tagger = PosTagger.load([out for out, _ in members], base.device)
                 tags = tagger.predict(words)
                 result = {**ev.evaluate(splits.test, tags, tagger.vocab.is_known),
-                          "train_seconds": metrics.get("train_seconds"),
-                          "epochs": len(metrics["history"]), "seed": seed}
+                          "train_seconds": sum(m.get("train_seconds") or 0 for _, m in members)
+                          or None,
+                          "epochs": sum(len(m["history"]) for _, m in members), "seed": seed}
                 if seed == seeds[0]:
                     result["tokens_per_second"] = tagging_speed(tagger.predict, words)
-                    predictions[name], histories[name], first[name] = tags, metrics["history"], result
+                    predictions[name], first[name] = tags, result
+                    if size == 1:  # an ensemble's curves are its members'
+                        histories[name] = members[0][1]["history"]
                     ev.plot_confusion(splits.test, tags, report / f"confusion-{name}.png",
                                       f"{name}: confusion on test (rows: gold)")
                 results[name].append(result)
     ev.plot_curves(histories, report / "curves.png", f"Training on {splits.name} (seed {seeds[0]})")
-    agreement = {suffix or "no pretraining": ev.agreement(predictions[f"hand{suffix}"],
-                                                          predictions[f"torch{suffix}"])
-                 for suffix, _ in variants}
+    agreement = {suffix.lstrip("-") or "no pretraining": ev.agreement(
+                     predictions[f"hand{suffix}"], predictions[f"torch{suffix}"])
+                 for suffix, _, _ in variants}
 
     machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
                f"torch {torch.__version__}")

@@ -208,6 +208,59 @@ def test_cli_missing_input_file_is_a_one_line_error(model_dir, tmp_path, run_tag
     assert result.stderr.splitlines() == [f"error: input file '{tmp_path / 'nope.txt'}' not found"]
 
 
+# --- ensembles -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def other_model_dir(tmp_path_factory):
+    """A second model, another seed: the other member of an ensemble."""
+    threads = torch.get_num_threads()
+    out = tmp_path_factory.mktemp("tag") / "other"
+    train(Config(**TINY, seed=2, out=str(out)), log=lambda message: None)
+    torch.set_num_threads(threads)
+    return out
+
+
+def test_an_ensemble_tags_with_the_mean_of_its_members_probabilities(model_dir, other_model_dir,
+                                                                     toy_test):
+    members = [PosTagger.load(folder, "cpu") for folder in (model_dir, other_model_dir)]
+    ensemble = PosTagger.load([model_dir, other_model_dir], "cpu")
+    sentences = [[w for w, _ in s] for s in toy_test]
+    expected = []
+    with torch.no_grad():
+        for sentence in sentences:  # one at a time: no padding, no sorting
+            probs = [m.model(m.vocab.batch([sentence])).exp()[0] for m in members]  # (T, tags)
+            expected.append(members[0].vocab.decode_tags(((probs[0] + probs[1]) / 2)
+                                                         .argmax(-1).tolist()))
+    assert ensemble.predict(sentences) == expected
+    # The check means something only where the members disagree, as two seeds do on the toy test.
+    alone = [m.predict(sentences) for m in members]
+    assert alone[0] != alone[1]
+    assert ensemble.vocab is ensemble.members[0][1]
+
+
+def test_cli_model_twice_tags_with_the_ensemble(model_dir, other_model_dir, run_tag):
+    ensemble = PosTagger.load([model_dir, other_model_dir], "cpu")
+    result = run_tag("--model", str(model_dir), "--model", str(other_model_dir), "--format",
+                     "json", *LINES[:3])
+    assert result.returncode == 0, result.stderr
+    got = [json.loads(line)["tags"] for line in result.stdout.splitlines()]
+    assert got == [[t for _, t in s] for s in ensemble.tag_sents(treebank(x) for x in LINES[:3])]
+
+
+def test_an_ensemble_of_models_with_other_tags_is_a_one_line_error(model_dir, tmp_path, run_tag,
+                                                                   one_line_error):
+    import shutil
+    other = tmp_path / "other"
+    shutil.copytree(model_dir, other)
+    vocab = json.loads((other / "vocab.json").read_text())
+    vocab["tags"] = vocab["tags"][::-1]
+    (other / "vocab.json").write_text(json.dumps(vocab))
+    line = one_line_error(run_tag("--model", str(model_dir), "--model", str(other), "The dog"),
+                          str(other), "same corpus")
+    assert "other tags" in line
+
+
 # --- any tokens, any company -----------------------------------------------------------------
 
 # Any string at all is a token from Python, lone surrogates, controls and the empty string included.

@@ -1,0 +1,63 @@
+"""Tests for scripts/eval_treebank.py, on the toy corpus at tiny sizes: its ensemble rows are what
+tagger.tag's ensemble of the very member models it names scores, the single rows reuse them, and
+--jobs trains, in several processes, the very models that one at a time gives."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tagger import data, evaluate
+from tagger.tag import PosTagger
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "eval_treebank.py"
+TINY = ["--corpus", "toy", "--epochs", "4", "--embedding-size", "8", "--char-embedding-size", "4",
+        "--char-hidden-size", "4", "--hidden-size", "8", "--threads", "1", "--no-progress",
+        "--device", "cpu"]
+
+
+def run(models, report, *args):
+    result = subprocess.run([sys.executable, str(SCRIPT), *TINY, "--ensemble", "2", "--seeds", "1",
+                             "--models", str(models), "--report", str(report), *args],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return json.loads((report / "report.json").read_text())["results"]
+
+
+def test_ensemble_rows_score_the_ensemble_of_their_members(tmp_path):
+    models, report = tmp_path / "models", tmp_path / "report"
+    results = run(models, report, "--jobs", "2")
+    # Seed 1's ensemble is the models of seeds 1 and 1001, and seed 1's single row is the first.
+    assert sorted(p.name for p in models.iterdir()) == [
+        "toy-hand-seed1", "toy-hand-seed1001", "toy-torch-seed1", "toy-torch-seed1001"]
+    assert set(results) == {"NLTK perceptron", "hand", "torch", "hand-ensemble2",
+                            "torch-ensemble2"}
+    test = data.read_tagged(data.TOY_DIR / "test.txt")
+    for encoder in ("hand", "torch"):
+        ensemble = PosTagger.load([models / f"toy-{encoder}-seed1", models / f"toy-{encoder}-seed1001"],
+                                  "cpu")
+        expected = evaluate.evaluate(test, ensemble.predict([[w for w, _ in s] for s in test]),
+                                     ensemble.vocab.is_known)
+        row = results[f"{encoder}-ensemble2"][0]
+        assert row["accuracy"] == expected["accuracy"]
+        assert row["unknown_accuracy"] == expected["unknown_accuracy"]
+        single = PosTagger.load(models / f"toy-{encoder}-seed1", "cpu").evaluate(test)
+        assert results[encoder][0]["accuracy"] == single["accuracy"]
+
+
+def test_counts_under_one_are_refused(tmp_path):
+    for flag in ("--ensemble", "--jobs"):
+        result = subprocess.run([sys.executable, str(SCRIPT), flag, "0"], capture_output=True,
+                                text=True, cwd=tmp_path, timeout=120)
+        assert result.returncode == 2 and f"{flag} must be at least 1, got 0" in result.stderr
+    assert not (tmp_path / "models").exists()
+
+
+def test_jobs_train_the_models_one_at_a_time_would(tmp_path):
+    together = run(tmp_path / "together", tmp_path / "report-together", "--jobs", "2")
+    alone = run(tmp_path / "alone", tmp_path / "report-alone")
+    for folder in (tmp_path / "alone").iterdir():
+        assert (folder / "model.safetensors").read_bytes() == \
+            (tmp_path / "together" / folder.name / "model.safetensors").read_bytes()
+    for name, rows in alone.items():
+        assert [r["accuracy"] for r in rows] == [r["accuracy"] for r in together[name]]
