@@ -142,14 +142,16 @@ def restore(checkpoint: Checkpoint, model, optimizer, generators: dict, averaged
         if name.startswith("optimizer."):
             _, index, key = name.split(".", 2)
             state.setdefault(int(index), {})[key] = value
+
+    def under(prefix):  # the state_dict that save() stored under this prefix
+        return {name.removeprefix(prefix): value for name, value in tensors.items()
+                if name.startswith(prefix)}
+
     try:
-        model.load_state_dict({name.removeprefix("model."): value for name, value in tensors.items()
-                               if name.startswith("model.")})
+        model.load_state_dict(under("model."))
         optimizer.load_state_dict({"state": state, "param_groups": checkpoint.param_groups})
         if averaged is not None:
-            averaged.load_state_dict({name.removeprefix("averaged."): value
-                                      for name, value in tensors.items()
-                                      if name.startswith("averaged.")})
+            averaged.load_state_dict(under("averaged."))
         for name, generator in generators.items():
             generator.set_state(tensors[f"rng.{name}"])
     except (RuntimeError, ValueError, KeyError, TypeError) as e:

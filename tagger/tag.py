@@ -74,10 +74,9 @@ class PosTagger:
         if not folders:
             raise ValueError("PosTagger.load needs at least one model folder")
         device = resolve_device(device)
-        model, vocab, config, _ = storage.load(folders[0], device)
+        (model, vocab, config, _), *others = [storage.load(f, device) for f in folders]
         tagger = cls(model, vocab, config, device)
-        for other in folders[1:]:
-            model, vocab, _, _ = storage.load(other, device)
+        for other, (model, vocab, _, _) in zip(folders[1:], others):
             if vocab.tags != tagger.vocab.tags:
                 raise TaggerError(f"model '{other}' predicts other tags than '{folders[0]}' "
                                   f"({len(vocab.tags)} vs {len(tagger.vocab.tags)}, or in another "
