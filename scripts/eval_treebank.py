@@ -72,6 +72,11 @@ def reusable(config, reuse):
         metrics = json.loads((folder / "metrics.json").read_text())
         if saved.corpus == "auto" and metrics.get("corpus") == config.corpus:
             saved.corpus = config.corpus  # `--corpus auto` found this very corpus
+        if saved.epochs != config.epochs and same_model_with_epochs(saved, metrics, config.epochs):
+            saved.epochs = config.epochs
+            if len(metrics["history"]) > config.epochs:  # its later epochs are not the short run's
+                metrics = {**metrics, "history": metrics["history"][:config.epochs],
+                           "train_seconds": None}  # nor is its time
         differ = [f"--{f.name.replace('_', '-')} {getattr(saved, f.name)} (asked "
                   f"{getattr(config, f.name)})" for f in dataclasses.fields(Config)
                   if f.name not in RUN_ONLY and getattr(saved, f.name) != getattr(config, f.name)]
@@ -81,6 +86,17 @@ def reusable(config, reuse):
         print(f"reusing {folder}", file=sys.stderr)
         return metrics
     return None
+
+
+def same_model_with_epochs(saved, metrics, epochs) -> bool:
+    """Whether a run with at most `epochs` epochs saves the model this finished run saved. With a
+    constant learning rate, --epochs only says where a run stops: up to there both runs are the
+    same, so the saved best is the same if it came no later than `epochs`, and the shorter run
+    cannot have gone on where the longer one stopped early (its patience ran out)."""
+    ran = len(metrics.get("history", []))
+    return (saved.lr_schedule == "constant" and "test" in metrics
+            and metrics.get("best_epoch", epochs + 1) <= epochs
+            and (epochs <= ran or ran < saved.epochs))
 
 
 def _train_logged(config):

@@ -8,7 +8,8 @@ about 2.3M tokens. Two things are learnt from them, in this order:
    n-grams, gensim; or word2vec), which places some 63k words, most never seen in tagged
    training data, next to the words that are used like them;
 2. a forward and a backward LSTM language model (the hand-made LSTM) over those vectors, whose
-   states say what the words around a position lead one to expect there (TagLM, Peters et al.).
+   states say what the words around a position lead one to expect there (TagLM, Peters et al.);
+   independent of each other, they train at once, one process (and core) each (--jobs 2).
 
 `python -m tagger.train --pretrained models/pretrained` copies both into the tagger, frozen, as
 extra features of every word (tagger.model.Pretrained). The folder holds
@@ -22,6 +23,7 @@ Text comes from NLTK corpora by name, or from plain-text files, one sentence or 
 
 import json
 import math
+import multiprocessing
 import sys
 import time
 import zlib
@@ -39,6 +41,7 @@ from tqdm import tqdm
 from tagger import data, storage
 from tagger.config import FORMAT_VERSION
 from tagger.errors import ArgumentParser, TaggerError, cli
+from tagger.lstm import LSTM
 from tagger.model import Pretrained
 from tagger.vocab import PAD, UNK, vector_key
 
@@ -50,9 +53,11 @@ NLTK_TEXTS = {"abc": "abc", "state_union": "state_union", "brown": "brown", "tre
 MAX_LM_TOKENS = 64
 
 # The adaptive softmax's clusters: the 1000 commonest words (most of running text) get the full
-# hidden size, rarer ones a quarter and a sixteenth of it, which makes the output layer, not the
-# LSTM, cost least.
-CUTOFFS = (1000, 5000)
+# hidden size, rarer ones a quarter, a sixteenth and a 64th of it. A token of a cluster pays for a
+# softmax over the whole cluster, so the rarest words (40k of the 63k, a few % of the tokens)
+# have one of their own: without it, an eighth of the tokens paid for 58k words, which made the
+# output layer, not the LSTM, take three quarters of the time.
+CUTOFFS = (1000, 5000, 20000)
 
 
 @dataclass
@@ -70,6 +75,7 @@ class Settings:
     lm_lr: float = 2e-3
     seed: int = 1
     threads: int = 1
+    jobs: int = 2
     out: str = "models/pretrained"
 
 
@@ -176,41 +182,81 @@ def train_vectors(sentences, settings: Settings):
 
 
 def train_language_model(module: Pretrained, sentences, settings: Settings, log):
-    """Train `module.lstm` as two language models over frozen vectors: the forward direction's
-    state at t predicts word t+1, the backward direction's predicts word t-1.
+    """Train `module.lstm`'s two directions as two language models over frozen vectors: the
+    forward direction's state at t predicts word t+1, the backward direction's word t-1.
 
-    The output layer is an adaptive softmax (Grave et al. 2017) over all V words (class 0 = UNK);
-    it is thrown away afterwards, only the LSTM's states serve the tagger."""
-    H = settings.lm_hidden_size
-    num_classes = module.vectors.num_embeddings - 1  # every word id but PAD, shifted down by one
-    cutoffs = [c for c in CUTOFFS if c < num_classes - 1] or [max(1, num_classes // 2)]
-    heads = nn.ModuleList(nn.AdaptiveLogSoftmaxWithLoss(H, num_classes, cutoffs, div_value=4.0)
-                          for _ in range(2))  # forward, backward
-    module.lstm.requires_grad_(True)
-    parameters = list(module.lstm.parameters()) + list(heads.parameters())
-    optimizer = torch.optim.Adam(parameters, lr=settings.lm_lr)
-    generator = torch.Generator().manual_seed(settings.seed)
+    The two share nothing but their input, so they train apart, `settings.jobs` at a time in
+    processes of their own, each from its own seed: one after the other or at once, the same
+    weights. The backward model is the forward one reading every sentence right to left."""
+    state = module.lstm.state_dict()  # a bidirectional LSTM: the forward direction's, then *_reverse
+    directions = [{"name": name, "reverse": bool(suffix), "suffix": suffix,
+                   "state": {k: state[k + suffix] for k in ("weight_ih_l0", "weight_hh_l0",
+                                                            "bias_ih_l0", "bias_hh_l0")}}
+                  for name, suffix in (("forward", ""), ("backward", "_reverse"))]
     pieces = [s[i:i + MAX_LM_TOKENS] for s in sentences for i in range(0, len(s), MAX_LM_TOKENS)]
     pieces = [p for p in pieces if len(p) > 1]
+    vectors = module.vectors.weight.detach()
+    if settings.jobs > 1:
+        # spawn, not fork: a forked copy of a process that has run torch can hang. Messages go
+        # straight to stderr, one line at a time, as two progress bars would garble each other.
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(min(settings.jobs, len(directions))) as pool:
+            results = pool.starmap(_train_direction, [(vectors, pieces, settings, d, None)
+                                                      for d in directions])
+    else:  # with --threads too: other thread counts may add numbers in another order
+        threads = torch.get_num_threads()
+        torch.set_num_threads(settings.threads)
+        try:
+            results = [_train_direction(vectors, pieces, settings, d, log) for d in directions]
+        finally:
+            torch.set_num_threads(threads)
+    module.lstm.load_state_dict({k + d["suffix"]: v for d, (trained, _) in zip(directions, results)
+                                 for k, v in trained.items()})
+    module.requires_grad_(False)
+    log("language models: perplexity " + ", ".join(
+        f"{d['name']} {perplexity:.1f}" for d, (_, perplexity) in zip(directions, results)))
+
+
+def _train_direction(vectors, pieces, settings: Settings, direction: dict, log=None):
+    """One language model: an LSTM from `direction["state"]` reading `pieces` (reversed for the
+    backward one), each state predicting the next word through an adaptive softmax (Grave et
+    al. 2017) over all V words (class 0 = UNK), thrown away afterwards: only the LSTM's states
+    serve the tagger. -> (the LSTM's state_dict, its perplexity over the last epoch)"""
+    name, reverse, spawned = direction["name"], direction["reverse"], log is None
+    if spawned:  # in a process of its own
+        torch.set_num_threads(settings.threads)
+        log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    # Each direction its own dropout masks; both the same batches.
+    torch.manual_seed(settings.seed + reverse)
+    generator = torch.Generator().manual_seed(settings.seed)
+    H = settings.lm_hidden_size
+    embedding = nn.Embedding.from_pretrained(vectors, freeze=True, padding_idx=0)
+    model = LSTM(vectors.shape[1], H, batch_first=True)
+    model.load_state_dict(direction["state"])
+    num_classes = vectors.shape[0] - 1  # every word id but PAD, shifted down by one
+    cutoffs = [c for c in CUTOFFS if c < num_classes - 1] or [max(1, num_classes // 2)]
+    head = nn.AdaptiveLogSoftmaxWithLoss(H, num_classes, cutoffs, div_value=4.0)
+    parameters = list(model.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adam(parameters, lr=settings.lm_lr)
+    if reverse:
+        pieces = [p[::-1] for p in pieces]
     for epoch in range(1, settings.lm_epochs + 1):
         batches = list(data.batches(pieces, settings.lm_batch_size, shuffle=True,
                                     generator=generator))
-        bar = tqdm(batches, desc=f"language model, epoch {epoch}", unit="batch", file=sys.stderr,
-                   disable=None)
+        bar = tqdm(batches, desc=f"{name} language model, epoch {epoch}", unit="batch",
+                   file=sys.stderr, disable=True if spawned else None)
         total, count, start = 0.0, 0, time.perf_counter()
         for step, batch in enumerate(bar, 1):
             ids = _pad(batch)  # (B, T)
             lengths = torch.tensor([len(p) for p in batch])
-            x = F.dropout(module.vectors(ids), 0.1, training=True)  # (B, T, D)
+            x = F.dropout(embedding(ids), 0.1, training=True)  # (B, T, D)
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-            out, _ = module.lstm(packed)
-            out, _ = pad_packed_sequence(out, batch_first=True)  # (B, T, 2H)
+            out, _ = model(packed)
+            out, _ = pad_packed_sequence(out, batch_first=True)  # (B, T, H)
             out = F.dropout(out, 0.1, training=True)
-            # Position t may predict a neighbour when one exists: t + 1 < length, t - 1 >= 0.
+            # Position t predicts t + 1 where there is one: t + 1 < length.
             has_next = torch.arange(ids.shape[1] - 1) < (lengths - 1)[:, None]  # (B, T-1)
-            forward = heads[0](out[:, :-1, :H][has_next], ids[:, 1:][has_next] - 1)
-            backward = heads[1](out[:, 1:, H:][has_next], ids[:, :-1][has_next] - 1)
-            loss = (forward.loss + backward.loss) / 2
+            loss = head(out[:, :-1][has_next], ids[:, 1:][has_next] - 1).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(parameters, 1.0)
@@ -220,12 +266,10 @@ def train_language_model(module: Pretrained, sentences, settings: Settings, log)
             if step % 50 == 0:
                 bar.set_postfix(perplexity=f"{math.exp(total / count):.0f}")
             if bar.disable and step % max(1, len(batches) // 10) == 0:  # no bar: a line per tenth
-                log(f"language model epoch {epoch}: {step}/{len(batches)} batches, perplexity "
-                    f"{math.exp(total / count):.0f}, {count / (time.perf_counter() - start):,.0f} "
-                    "tokens/s")
-        log(f"language model epoch {epoch}: perplexity {math.exp(total / count):.1f} "
-            f"(forward and backward, mean)")
-    module.requires_grad_(False)
+                log(f"{name} language model epoch {epoch}: {step}/{len(batches)} batches, "
+                    f"perplexity {math.exp(total / count):.0f}, "
+                    f"{count / (time.perf_counter() - start):,.0f} tokens/s")
+    return model.state_dict(), math.exp(total / count)
 
 
 def _pad(rows):
@@ -275,7 +319,9 @@ def main(argv=None):
                ("lm_batch_size", "language models: sentences per batch"),
                ("lm_lr", "language models: Adam learning rate"),
                ("seed", "random seed; with --threads 1 the same seed, the same result"),
-               ("threads", "CPU threads (word vectors on more than one are not reproducible)")]
+               ("threads", "CPU threads (word vectors on more than one are not reproducible)"),
+               ("jobs", "language models trained at once, each in a process of its own with "
+                        "--threads threads (1: one after the other; the same weights)")]
     for name, help in numbers:
         default = getattr(defaults, name)
         parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,

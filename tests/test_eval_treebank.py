@@ -2,13 +2,16 @@
 tagger.tag's ensemble of the very member models it names scores, the single rows reuse them, and
 --jobs trains, in several processes, the very models that one at a time gives."""
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 from tagger import data, evaluate
+from tagger.config import Config
 from tagger.tag import PosTagger
+from tagger.train import train
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "eval_treebank.py"
 TINY = ["--corpus", "toy", "--epochs", "4", "--embedding-size", "8", "--char-embedding-size", "4",
@@ -61,3 +64,28 @@ def test_jobs_train_the_models_one_at_a_time_would(tmp_path):
             (tmp_path / "together" / folder.name / "model.safetensors").read_bytes()
     for name, rows in alone.items():
         assert [r["accuracy"] for r in rows] == [r["accuracy"] for r in together[name]]
+
+
+def test_reuse_takes_a_longer_run_when_a_shorter_one_saves_the_same_model(tmp_path):
+    """A run of 6 epochs whose best came at epoch b saved the very model a run of b epochs saves
+    (constant learning rate): --reuse may take it for --epochs b, not for b - 1."""
+    spec = importlib.util.spec_from_file_location("eval_treebank", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    tiny = dict(corpus="toy", embedding_size=8, char_embedding_size=4, char_hidden_size=4,
+                hidden_size=8, threads=1, progress=False, device="cpu", patience=0)
+    long = train(Config(**tiny, epochs=6, out=str(tmp_path / "long")), log=lambda m: None)
+    best = long["best_epoch"]
+    short = train(Config(**tiny, epochs=best, out=str(tmp_path / "short")), log=lambda m: None)
+    assert (tmp_path / "short" / "model.safetensors").read_bytes() == \
+        (tmp_path / "long" / "model.safetensors").read_bytes()
+    assert short["test"] == long["test"]
+    saved = Config(**tiny, epochs=6)
+    assert script.same_model_with_epochs(saved, long, best)
+    assert not script.same_model_with_epochs(saved, long, best - 1)
+    assert not script.same_model_with_epochs(saved, long, 7)  # it stopped at the cap, 6
+    # stopped early by its patience: as good as any longer cap
+    stopped = {**long, "history": long["history"][:4], "best_epoch": min(best, 2)}
+    assert script.same_model_with_epochs(saved, stopped, 10)
+    cosine = Config(**{**tiny, "lr_schedule": "cosine"}, epochs=6)
+    assert not script.same_model_with_epochs(cosine, long, best)

@@ -3,6 +3,7 @@ loading them, and a tagger trained on top of them (frozen, carried inside the mo
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from tagger import pretrain, storage
 from tagger.config import Config
@@ -13,7 +14,7 @@ from tagger.train import train
 from tagger.vocab import Vocab, vector_key
 
 TINY = dict(size=8, window=2, min_count=1, epochs=2, negative=3, lm_hidden_size=8, lm_epochs=1,
-            lm_batch_size=8, threads=1)
+            lm_batch_size=8, threads=1, jobs=1)
 
 
 @pytest.fixture(scope="module")
@@ -84,19 +85,31 @@ def test_the_same_seed_gives_the_same_weights(raw_file):
     assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
 
 
+def test_the_language_models_train_alike_one_after_the_other_or_at_once(raw_file):
+    """--jobs 2 trains the two directions in two spawned processes: each from its own seed, so
+    the weights must be those of --jobs 1, to the bit."""
+    settings = Settings(text=(str(raw_file),), **TINY)
+    a = pretrain.pretrain(settings, log=lambda m: None)
+    b = pretrain.pretrain(Settings(**{**vars(settings), "jobs": 2}), log=lambda m: None)
+    assert a.weights.keys() == b.weights.keys()
+    assert [k for k in a.weights if not torch.equal(a.weights[k], b.weights[k])] == []
+
+
 def test_the_language_models_learn_to_predict_neighbours():
     """On text where every word fixes its neighbours, both directions must beat a uniform guess
     over the 20 words (perplexity 20) by far."""
     ring = [f"w{i}" for i in range(20)]
     sentences = [[2 + (start + i) % 20 for i in range(12)] for start in range(20)] * 12
-    settings = Settings(lm_hidden_size=32, lm_epochs=4, lm_batch_size=16, lm_lr=1e-2)
+    settings = Settings(lm_hidden_size=32, lm_epochs=4, lm_batch_size=16, lm_lr=1e-2, jobs=1)
     module = Pretrained(2 + len(ring), 8, settings.lm_hidden_size)
     torch.manual_seed(0)
     module.vectors.weight.copy_(torch.randn(2 + len(ring), 8))
     messages = []
     pretrain.train_language_model(module, sentences, settings, messages.append)
-    perplexity = float(messages[-1].split("perplexity ")[1].split()[0])
-    assert perplexity < 3, messages
+    # "language models: perplexity forward 1.4, backward 1.5"
+    found = dict(part.split() for part in messages[-1].split("perplexity ")[1].split(", "))
+    assert found.keys() == {"forward", "backward"}, messages
+    assert all(float(p) < 3 for p in found.values()), messages
     assert not any(p.requires_grad for p in module.parameters())  # frozen again for the tagger
 
 
@@ -127,6 +140,36 @@ def test_a_tagger_trained_on_top_keeps_the_pretrained_part_frozen_and_carries_it
             (tmp_path / name).rename(folder / name)
 
 
+def test_weight_averaging_averages_the_trained_weights_and_keeps_the_frozen_ones(pretrained, tmp_path):
+    """The EMA skips frozen weights (their average is themselves): every saved weight must still be
+    the average of every step's, recomputed by hand, and the pretrained part unchanged."""
+    folder, result = pretrained
+    steps = []
+
+    def record(optimizer, args, kwargs):
+        steps.append([p.detach().clone() for group in optimizer.param_groups for p in group["params"]])
+
+    config = Config(corpus="toy", epochs=1, embedding_size=8, char_embedding_size=4,
+                    char_hidden_size=4, hidden_size=8, progress=False, threads=1, ema_decay=0.75,
+                    pretrained=str(folder), out=str(tmp_path / "model"))
+    handle = register_optimizer_step_post_hook(record)
+    try:
+        train(config, log=lambda m: None)
+    finally:
+        handle.remove()
+    assert len(steps) == 3  # the toy corpus's batches; epoch 1 is the best so far, and saved
+    average = steps[0]
+    for weights in steps[1:]:
+        average = [0.75 * a + 0.25 * w for a, w in zip(average, weights)]
+    model = storage.load(config.out)[0]
+    saved = list(model.parameters())
+    assert len(saved) == len(average)
+    for got, expected in zip(saved, average):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    state = model.pretrained.state_dict()
+    assert all(torch.equal(state[k], result.weights[k]) for k in result.weights)
+
+
 def test_hand_trained_language_models_run_the_same_on_nn_lstm(pretrained):
     _, result = pretrained
     hand, torch_ = (Pretrained(*result.sizes, encoder=e) for e in ("hand", "torch"))
@@ -148,6 +191,7 @@ def test_cli_errors_are_one_line(run_cli, one_line_error, tmp_path):
     one_line_error(run_cli("tagger.pretrain", "--text", str(tmp_path / "nope.txt"),
                            "--out", str(tmp_path / "p")), "nope.txt")
     one_line_error(run_cli("tagger.pretrain", "--size", "0"), "--size")
+    one_line_error(run_cli("tagger.pretrain", "--jobs", "0"), "--jobs must be at least 1, got 0")
     one_line_error(run_cli("tagger.train", "--corpus", "toy", "--pretrained", str(tmp_path),
                            "--out", str(tmp_path / "m")), "python -m tagger.pretrain")
     assert not (tmp_path / "p").exists()
