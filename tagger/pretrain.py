@@ -189,7 +189,7 @@ def train_language_model(module: Pretrained, sentences, settings: Settings, log)
     processes of their own, each from its own seed: one after the other or at once, the same
     weights. The backward model is the forward one reading every sentence right to left."""
     state = module.lstm.state_dict()  # a bidirectional LSTM: the forward direction's, then *_reverse
-    directions = [{"name": name, "reverse": bool(suffix), "suffix": suffix,
+    directions = [{"name": name, "suffix": suffix,
                    "state": {k: state[k + suffix] for k in ("weight_ih_l0", "weight_hh_l0",
                                                             "bias_ih_l0", "bias_hh_l0")}}
                   for name, suffix in (("forward", ""), ("backward", "_reverse"))]
@@ -211,8 +211,7 @@ def train_language_model(module: Pretrained, sentences, settings: Settings, log)
         finally:
             torch.set_num_threads(threads)
     module.lstm.load_state_dict({k + d["suffix"]: v for d, (trained, _) in zip(directions, results)
-                                 for k, v in trained.items()})
-    module.requires_grad_(False)
+                                 for k, v in trained.items()})  # still frozen, as made
     log("language models: perplexity " + ", ".join(
         f"{d['name']} {perplexity:.1f}" for d, (_, perplexity) in zip(directions, results)))
 
@@ -222,7 +221,7 @@ def _train_direction(vectors, pieces, settings: Settings, direction: dict, log=N
     backward one), each state predicting the next word through an adaptive softmax (Grave et
     al. 2017) over all V words (class 0 = UNK), thrown away afterwards: only the LSTM's states
     serve the tagger. -> (the LSTM's state_dict, its perplexity over the last epoch)"""
-    name, reverse, spawned = direction["name"], direction["reverse"], log is None
+    name, reverse, spawned = direction["name"], bool(direction["suffix"]), log is None
     if spawned:  # in a process of its own
         torch.set_num_threads(settings.threads)
         log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
