@@ -54,7 +54,7 @@ class Config:
     ema_decay: float = _flag(0.0, "evaluate and save an exponential moving average of the "
                              "weights, updated every step with this decay, e.g. 0.99 (0 = off)")
     clip: float = _flag(5.0, "clip the gradient norm to this (0 = no clipping)")
-    seed: int = _flag(1, "random seed; the same seed on CPU gives the same model")
+    seed: int = _flag(1, "random seed; the same seed on CPU with --threads 1 gives the same model")
     device: str = _flag("auto", "auto picks cuda when present", choices=("auto", "cpu", "cuda"))
     threads: int = _flag(0, "CPU threads for torch (0 = torch's default)")
     out: str = _flag("models/latest", "folder the best model is saved to")

@@ -2,7 +2,7 @@
 
 Reads the corpus, builds the vocabularies from the training split, trains with Adam on NLLLoss,
 evaluates on dev after every epoch, keeps the best model (saved atomically to `--out`), stops early
-when dev accuracy stops improving, and ends with test accuracy. Same seed on CPU, same model.
+when dev accuracy stops improving, and ends with test accuracy. Same seed on one CPU thread, same model.
 
 Every epoch ends with a checkpoint (tagger.checkpoint), so a run that was stopped, by Ctrl-C or by
 anything else, continues with `--resume` to the very weights it would have reached. Ctrl-C stops
