@@ -68,6 +68,7 @@ def reusable(config, reuse):
     """The metrics of the model already trained with this config in config.out, if --reuse."""
     folder = Path(config.out)
     if reuse and (folder / "metrics.json").exists():
+        config = dataclasses.replace(config, epochs=data.epochs_for(config, config.corpus))
         saved = Config.from_json((folder / "config.json").read_text(), str(folder / "config.json"))
         metrics = json.loads((folder / "metrics.json").read_text())
         if saved.corpus == "auto" and metrics.get("corpus") == config.corpus:

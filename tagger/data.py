@@ -1,4 +1,5 @@
-"""Corpora and batching: reads the toy corpus, NLTK's treebank and Brown, or a user's file.
+"""Corpora and batching: reads the toy corpus, NLTK's treebank, conll2000 and Brown, a user's file,
+and MASC's written half for evaluation out of the news domain.
 
 Every corpus comes back as `Splits` of sentences, each a list of `(word, tag)` pairs. User
 files are either CoNLL-U or one sentence per line of `word/TAG` tokens; a file that does not
@@ -6,7 +7,7 @@ parse raises `CorpusFormatError` naming its file and line.
 """
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -16,7 +17,21 @@ from tagger.errors import CorpusFormatError, TaggerError
 
 Sentence = list[tuple[str, str]]
 
-TOY_DIR = Path(__file__).parent.parent / "corpora" / "toy"
+CORPORA_DIR = Path(__file__).parent.parent / "corpora"
+TOY_DIR = CORPORA_DIR / "toy"
+# MASC's dev half, by file id: NLTK's masc_tagged files, 16 genres of written American English
+# (email, fiction, spam, tweets...). Evaluation and model selection only: it is what says how
+# well a model tags text other than news, which a model that learnt from it could not say.
+MASC_DEV_FILEIDS = CORPORA_DIR / "masc-dev-fileids.txt"
+# Tags scored on MASC: Penn's, less the quotes, which MASC writes '' on either side.
+PENN_TAGS = frozenset("""# $ , -LRB- -RRB- . : CC CD DT EX FW IN JJ JJR JJS LS MD NN NNP NNPS NNS
+    PDT POS PRP PRP$ RB RBR RBS RP SYM TO UH VB VBD VBG VBN VBP VBZ WDT WP WP$ WRB""".split())
+# Quotation marks are not scored on MASC, whatever their tag: it tags the straight ones '' on
+# either side, and most curly ones (2,300 tokens of its dev half) NN, as it does other characters
+# its tagger did not know.
+QUOTES = frozenset(['"', "'", "`", "``", "''", "“", "”", "‘", "’", "«", "»", "„"])
+# conll2000 and MASC write the bracket tags as the brackets.
+BRACKET_TAGS = {"(": "-LRB-", ")": "-RRB-"}
 
 # Split by file, so no document lends sentences to both training and evaluation.
 TREEBANK_DEV, TREEBANK_TEST = 141, 171
@@ -29,19 +44,43 @@ TREEBANK_MISSING_NOTE = ("note: NLTK's treebank sample was not found, training o
                          "get it with: python -m nltk.downloader treebank (or set NLTK_DATA)")
 
 
+# Epochs when --epochs is 0: what fits the README's 15 minutes on 2 cores for the larger corpora.
+DEFAULT_EPOCHS = {"english": 6, "wsj": 12}
+
+
+def epochs_for(config, corpus_name: str) -> int:
+    """--epochs, or the corpus's default number of epochs when it is 0."""
+    return config.epochs or DEFAULT_EPOCHS.get(corpus_name, 30)
+
+
 @dataclass
 class Splits:
     name: str
     train: list[Sentence]
     dev: list[Sentence]
     test: list[Sentence]
+    # Training sentences of which each epoch takes a share (`--brown-share`): Brown, for english.
+    more: list[Sentence] = field(default_factory=list)
+
+    def epoch_train(self, epoch: int, share: float) -> list[Sentence]:
+        """The sentences epoch `epoch` (1-based) trains on: all of train, and the epoch's slice of
+        `more`, the next one each epoch, so all of `more` is seen every 1 / share epochs. A
+        function of the epoch alone, so that --resume needs no state for it."""
+        if not self.more:
+            return self.train
+        size = max(1, round(share * len(self.more)))
+        start = (epoch - 1) * size % len(self.more)
+        taken = (self.more + self.more)[start:start + min(size, len(self.more))]
+        return self.train + taken
 
 
 def load_corpus(config) -> Splits:
     """The train/dev/test sentences that `config.corpus` names, with `config.limit` applied."""
     corpus = config.corpus
     if corpus == "auto":
-        if nltk_has("corpora/treebank"):
+        if all(nltk_has(f"corpora/{name}") for name in ("treebank", "conll2000", "brown")):
+            corpus = "english"
+        elif nltk_has("corpora/treebank"):
             corpus = "treebank"
         else:
             print(TREEBANK_MISSING_NOTE, file=sys.stderr)
@@ -51,15 +90,22 @@ def load_corpus(config) -> Splits:
                                  for split in ("train", "dev", "test")))
     elif corpus == "treebank":
         splits = _load_treebank(config.keep_traces)
+    elif corpus in ("wsj", "english"):
+        splits = _load_treebank(config.keep_traces)
+        splits.name = corpus
+        splits.train = splits.train + _conll2000_train()
+        if corpus == "english":
+            splits.more = _brown_penn()
     elif corpus == "brown":
         splits = _load_brown()
     elif Path(corpus).is_file():
         splits = _load_user_files(config)
     else:
-        raise TaggerError(f"corpus '{corpus}' is neither toy, treebank, brown nor an existing file; "
-                          "check the path")
+        raise TaggerError(f"corpus '{corpus}' is neither toy, treebank, wsj, english, brown nor an "
+                          "existing file; check the path")
     if config.limit > 0:
         splits.train = splits.train[:config.limit]
+        splits.more = splits.more[:config.limit]
     return splits
 
 
@@ -103,6 +149,47 @@ def _load_treebank(keep_traces):
         number = int(Path(fileid).stem.removeprefix("wsj_"))
         (train if number < TREEBANK_DEV else dev if number < TREEBANK_TEST else test).append(fileid)
     return Splits("treebank", split(train), split(dev), split(test))
+
+
+def _conll2000_train():
+    # Only train.txt (WSJ sections 15-18): test.txt is kept for independent evaluation.
+    require_nltk("corpora/conll2000", "conll2000")
+    from nltk.corpus import conll2000
+
+    return [[(word, BRACKET_TAGS.get(tag, tag)) for word, tag in sentence]
+            for sentence in conll2000.tagged_sents("train.txt")]
+
+
+def _brown_penn():
+    require_nltk("corpora/brown", "brown")
+    from nltk.corpus import brown
+
+    from tagger.brown import penn_sentence
+
+    # All of Brown: it lends nothing to the Penn-tagged dev and test splits. Its files come genre
+    # by genre, so the sentences are shuffled once, in a fixed order, for each epoch's share to
+    # hold every genre.
+    sentences = [s for s in map(penn_sentence, brown.tagged_sents()) if s is not None]
+    order = torch.randperm(len(sentences), generator=torch.Generator().manual_seed(0)).tolist()
+    return [sentences[i] for i in order]
+
+
+def masc_dev() -> dict[str, list[Sentence]]:
+    """MASC's dev files, genre -> sentences; a token that is not scored (quotation marks, tags
+    outside Penn's such as MASC's own `-` and `...`) has tag None: it is tagged, in context, but
+    not counted."""
+    require_nltk("corpora/masc_tagged", "masc_tagged")
+    from nltk.corpus import masc_tagged
+
+    genres = {}
+    for fileid in MASC_DEV_FILEIDS.read_text().split():
+        genre = masc_tagged.categories(fileid)[0]
+        for sentence in masc_tagged.tagged_sents(fileid):
+            tagged = [(word, tag if tag in PENN_TAGS and word not in QUOTES else None)
+                      for word, tag in ((w, BRACKET_TAGS.get(t, t)) for w, t in sentence)]
+            if tagged:
+                genres.setdefault(genre, []).append(tagged)
+    return genres
 
 
 def _load_brown():

@@ -48,8 +48,12 @@ def _accuracy(hits: list[bool]) -> float | None:
 
 
 def evaluate(gold: list[Sentence], predicted: list[list[str]], is_known: Callable[[str], bool]) -> dict:
-    """Accuracy overall and split by whether `is_known(word)`, plus per-tag P/R/F1 and support."""
+    """Accuracy overall and split by whether `is_known(word)`, plus per-tag P/R/F1 and support,
+    over the tokens whose gold tag is not None."""
     words, y_true, y_pred = _flatten(gold, predicted)
+    # A gold tag of None marks a token that was tagged in its sentence but is not scored.
+    scored = [(w, t, p) for w, t, p in zip(words, y_true, y_pred) if t is not None]
+    words, y_true, y_pred = ([x[i] for x in scored] for i in range(3))
     hits = [t == p for t, p in zip(y_true, y_pred)]
     known = [is_known(w) for w in words]
     known_hits = [h for h, k in zip(hits, known) if k]

@@ -38,7 +38,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from tqdm import tqdm
 
-from tagger import data, storage
+from tagger import data, storage, text
 from tagger.config import FORMAT_VERSION
 from tagger.errors import ArgumentParser, TaggerError, cli
 from tagger.lstm import LSTM
@@ -46,7 +46,8 @@ from tagger.model import Pretrained
 from tagger.vocab import PAD, UNK, vector_key
 
 # The raw-text corpora NLTK packages: name -> the package `nltk.downloader` installs.
-NLTK_TEXTS = {"abc": "abc", "state_union": "state_union", "brown": "brown", "treebank": "treebank"}
+NLTK_TEXTS = {"abc": "abc", "state_union": "state_union", "brown": "brown", "treebank": "treebank",
+              "movie_reviews": "movie_reviews", "webtext": "webtext"}
 
 # Language-model training cuts longer sentences into pieces of this length (a few run to hundreds
 # of tokens), so that no batch is dominated by one of them.
@@ -137,12 +138,12 @@ def read_text(name: str):
                           "nor an existing file; check the name")
     # The Penn Treebank's own tokenization (n't, 's, ``), so raw tokens match tagged ones; lines
     # holding several sentences are split first, as the tokenizer separates only a final period.
-    from nltk.tokenize import PunktSentenceTokenizer, TreebankWordTokenizer
+    from nltk.tokenize import PunktSentenceTokenizer
 
-    splitter, tokenizer = PunktSentenceTokenizer(), TreebankWordTokenizer()
+    splitter = PunktSentenceTokenizer()
     for line in lines:
         for sentence in splitter.tokenize(line):
-            tokens = tokenizer.tokenize(sentence)
+            tokens = text.tokenize(sentence)
             if tokens:
                 yield tokens
 

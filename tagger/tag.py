@@ -30,9 +30,7 @@ import traceback
 from collections import deque
 
 import torch
-from nltk.tokenize import TreebankWordTokenizer
-
-from tagger import storage
+from tagger import storage, text
 from tagger.config import resolve_device
 from tagger.errors import ArgumentParser, TaggerError, cli
 
@@ -159,12 +157,9 @@ def split_long(tokens, limit=MAX_SENTENCE_TOKENS):
     return pieces
 
 
-_tokenizer = TreebankWordTokenizer()
-
-
 def tokenize(line, tokenized=False):
-    """Penn Treebank tokens, as in the training data; `"` becomes `` or '' as the treebank writes it."""
-    return line.split() if tokenized else _tokenizer.tokenize(line)
+    """Penn Treebank tokens, as in the training data (tagger.text.tokenize), or the tokens as given."""
+    return line.split() if tokenized else text.tokenize(line)
 
 
 def format_sentence(tagged, fmt):

@@ -1,6 +1,7 @@
 """Word, character and tag indexes, and the padded tensors a batch of sentences becomes.
 
-Words are looked up lower-cased, since the character encoder sees the case; characters and
+Every token is read in its treebank form (tagger.text: `(` is `-LRB-`, `“` is ``` `` ```), so the
+characters of real text reach the model as the ones it learnt. Words are looked up lower-cased, since the character encoder sees the case; characters and
 tags unseen in training map to `<unk>` and to the loss's ignore index. With pretrained word vectors
 (tagger.pretrain), a second word index, the vectors' own, reaches far beyond the training words.
 A vocabulary is saved with the model as JSON.
@@ -16,11 +17,15 @@ import torch
 from tagger.config import FORMAT_VERSION
 from tagger.data import Sentence
 from tagger.errors import TaggerError
+from tagger.text import treebank_forms
 
 PAD, UNK = "<pad>", "<unk>"
 
 DIGIT = re.compile(r"\d")
 COMPOUND = re.compile(r"[-/]")
+
+# Joins the tags of a token that may have any of them: "VB|VBP".
+TAG_SET = "|"
 
 # NLLLoss and CrossEntropyLoss skip targets equal to their default ignore_index.
 IGNORE_INDEX = -100
@@ -54,6 +59,9 @@ class Vocab:
     word_counts: list[int]
     forms: frozenset[str] = frozenset()
     vectors: list[str] = field(default_factory=list)  # words of the pretrained vectors, in order
+    # Tags that are sets ("VB|VBP": a token known to be one of these, as Brown's are in Penn tags,
+    # tagger.brown), numbered after the tags.
+    tag_sets: list[str] = field(default_factory=list)
     _word_ids: dict = field(init=False, repr=False, compare=False)
     _char_ids: dict = field(init=False, repr=False, compare=False)
     _tag_ids: dict = field(init=False, repr=False, compare=False)
@@ -63,7 +71,7 @@ class Vocab:
         self.forms = frozenset(self.forms)
         self._word_ids = {word: i for i, word in enumerate(self.words)}
         self._char_ids = {char: i for i, char in enumerate(self.chars)}
-        self._tag_ids = {tag: i for i, tag in enumerate(self.tags)}
+        self._tag_ids = {tag: i for i, tag in enumerate(self.tags + self.tag_sets)}
         self._vector_ids = {word: i for i, word in enumerate(self.vectors)}
 
     @classmethod
@@ -71,16 +79,18 @@ class Vocab:
         """The vocabulary of the training sentences (never dev or test: their words must stay
         unknown for the accuracy on unknown words to mean anything), and the word list of
         pretrained vectors when given (learnt from raw text only, so no tag leaks through it)."""
-        forms = Counter(word for sentence in sentences for word, _ in sentence)
+        forms = Counter(form for sentence in sentences
+                        for form in treebank_forms([word for word, _ in sentence]))
         counts = Counter()
         for form, count in forms.items():
             counts[form.lower()] += count
         # Most frequent first, ties alphabetical, so the same corpus always gives the same ids.
         words = [PAD, UNK] + sorted(counts.keys() - {PAD, UNK}, key=lambda w: (-counts[w], w))
         chars = [PAD, UNK] + sorted({char for form in forms for char in form})
-        tags = sorted({tag for sentence in sentences for _, tag in sentence})
+        given = {tag for sentence in sentences for _, tag in sentence}
+        tags = sorted({one for tag in given for one in tag.split(TAG_SET)})
         return cls(words, chars, tags, [counts[word] for word in words], frozenset(forms),
-                   list(vectors))
+                   list(vectors), sorted(tag for tag in given if TAG_SET in tag))
 
     def word_id(self, word) -> int:
         return self._word_ids.get(word.lower(), self._word_ids[UNK])
@@ -96,7 +106,7 @@ class Vocab:
 
     def is_known(self, word) -> bool:
         """Whether this exact form, case included, was seen in training."""
-        return word in self.forms
+        return treebank_forms([word])[0] in self.forms
 
     def batch(self, sentences: list[list[str]], tags: list[list[str]] | None = None) -> Batch:
         """Padded tensors for sentences of words, with their tags when given."""
@@ -107,6 +117,7 @@ class Vocab:
                 raise ValueError(f"sentence {i} is empty; filter empty sentences out before batching")
         if tags is not None and [len(s) for s in sentences] != [len(t) for t in tags]:
             raise ValueError("tags must give one tag per word of each sentence")
+        sentences = [treebank_forms(sentence) for sentence in sentences]
         # Each distinct form goes through the character encoder once, however often it occurs.
         form_ids = {}
         for sentence in sentences:
@@ -127,6 +138,15 @@ class Vocab:
             if self.vectors else None,
         )
 
+    def tag_set_mask(self) -> torch.Tensor:
+        """Which tags each tag id allows: row i is tag i alone, then one row per tag set.
+        -> (len(tags) + len(tag_sets), len(tags)) bool"""
+        mask = torch.eye(len(self.tags), dtype=torch.bool)
+        sets = torch.zeros(len(self.tag_sets), len(self.tags), dtype=torch.bool)
+        for row, tag_set in zip(sets, self.tag_sets):
+            row[[self._tag_ids[tag] for tag in tag_set.split(TAG_SET)]] = True
+        return torch.cat([mask, sets])
+
     def decode_tags(self, ids) -> list[str]:
         if isinstance(ids, torch.Tensor):
             ids = ids.tolist()
@@ -144,6 +164,7 @@ class Vocab:
             "extra_forms": sorted(self.forms - listed),
             "unseen_words": sorted(listed - self.forms),
             "vectors": self.vectors,
+            "tag_sets": self.tag_sets,
         }, ensure_ascii=False)
 
     @classmethod
@@ -157,15 +178,17 @@ class Vocab:
             raise TaggerError(f"{source} has model format version {found}, this tagger reads "
                               f"version {FORMAT_VERSION}; retrain the model with this version")
         malformed = [key for key in JSON_KEYS if not isinstance(data.get(key), list)]
-        if not isinstance(data.get("vectors", []), list):  # absent in models without vectors
-            malformed.append("vectors")
+        for key in ("vectors", "tag_sets"):  # absent in models without them
+            if not isinstance(data.get(key, []), list):
+                malformed.append(key)
         malformed += [key for key in ("words", "chars")
                       if key not in malformed and data[key][:2] != [PAD, UNK]]
         if not malformed:
             try:
                 forms = set(data["words"][2:]) - set(data["unseen_words"])
                 return cls(data["words"], data["chars"], data["tags"], data["word_counts"],
-                           forms | set(data["extra_forms"]), data.get("vectors", []))
+                           forms | set(data["extra_forms"]), data.get("vectors", []),
+                           data.get("tag_sets", []))
             except TypeError:  # lists of lists or objects where strings belong
                 malformed = ["entries"]
         raise TaggerError(f"{source} has missing or malformed {', '.join(malformed)}; "

@@ -24,7 +24,8 @@ def test_every_field_is_a_flag_with_the_field_s_default():
 
 
 @pytest.mark.parametrize("setting,message", [
-    ({"epochs": 0}, "--epochs must be at least 1, got 0"),
+    ({"epochs": -1}, "--epochs must not be negative, got -1"),
+    ({"brown_share": 0.0}, "--brown-share must be in (0, 1], got 0.0"),
     ({"batch_size": -1}, "--batch-size must be at least 1, got -1"),
     ({"patience": -2}, "--patience must not be negative, got -2"),
     ({"dropout": 1.0}, "--dropout must be in [0, 1), got 1.0"),

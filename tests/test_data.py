@@ -84,10 +84,74 @@ def test_auto_falls_back_to_toy_with_one_line_note(monkeypatch, tmp_path, capsys
 
 
 @needs_treebank
-def test_auto_picks_the_treebank_when_nltk_has_it(monkeypatch):
-    empty = data.Splits("treebank", [], [], [])
-    monkeypatch.setattr(data, "_load_treebank", lambda keep_traces: empty)
+def test_auto_picks_english_when_nltk_has_its_corpora_else_the_treebank(monkeypatch):
+    monkeypatch.setattr(data, "_load_treebank", lambda keep_traces: data.Splits("treebank", [], [], []))
+    monkeypatch.setattr(data, "_conll2000_train", lambda: [])
+    monkeypatch.setattr(data, "_brown_penn", lambda: [])
+    assert load_corpus(Config(corpus="auto")).name == "english"
+    monkeypatch.setattr(data, "nltk_has", lambda resource: resource == "corpora/treebank")
     assert load_corpus(Config(corpus="auto")).name == "treebank"
+
+
+needs_english = pytest.mark.skipif(
+    not all(data.nltk_has(f"corpora/{name}") for name in ("treebank", "conll2000", "brown")),
+    reason="NLTK's treebank, conll2000 and brown are not installed")
+
+
+@needs_english
+def test_wsj_adds_conll2000_train_only_and_keeps_the_treebank_dev_and_test(monkeypatch):
+    from nltk.corpus import conll2000
+
+    read = []
+    original = conll2000.tagged_sents
+    monkeypatch.setattr(conll2000, "tagged_sents",
+                        lambda fileids=None, **kw: read.append(fileids) or original(fileids, **kw))
+    treebank_splits = load_corpus(Config(corpus="treebank"))
+    wsj = load_corpus(Config(corpus="wsj"))
+    assert read == ["train.txt"]  # test.txt is held out
+    assert wsj.dev == treebank_splits.dev and wsj.test == treebank_splits.test
+    assert wsj.train[:len(treebank_splits.train)] == treebank_splits.train
+    extra = wsj.train[len(treebank_splits.train):]
+    assert len(extra) == 8936 and sum(map(len, extra)) == 211727
+    tags = {tag for s in extra for _, tag in s}
+    assert tags <= PTB_TAGS and "-LRB-" in tags  # conll2000 writes "(" for the tag
+
+
+@needs_english
+def test_english_trains_on_a_new_slice_of_brown_each_epoch():
+    english = load_corpus(Config(corpus="english"))
+    assert english.train == load_corpus(Config(corpus="wsj")).train
+    assert len(english.more) > 57000
+    seen = []
+    for epoch in range(1, 5):
+        sentences = english.epoch_train(epoch, 0.25)
+        assert sentences[:len(english.train)] == english.train
+        seen += sentences[len(english.train):]
+    assert len(seen) == len(english.more) and all(a is b for a, b in zip(seen, english.more))
+    assert english.epoch_train(5, 0.25) == english.epoch_train(1, 0.25)
+    assert english.epoch_train(3, 1.0) == english.train + english.more
+
+
+needs_masc = pytest.mark.skipif(not data.nltk_has("corpora/masc_tagged"),
+                                reason="NLTK's masc_tagged is not installed")
+
+
+@needs_masc
+def test_masc_dev_has_every_sentence_of_its_files_with_penn_tags_or_none():
+    from nltk.corpus import masc_tagged
+
+    genres = data.masc_dev()
+    fileids = data.MASC_DEV_FILEIDS.read_text().split()
+    assert len(fileids) == 173 and len(genres) == 16
+    reference = [s for f in fileids for s in masc_tagged.tagged_sents(f) if s]
+    ours = [s for sentences in genres.values() for s in sentences]
+    assert len(ours) == len(reference)
+    assert sorted(w for s in ours for w, _ in s) == sorted(w for s in reference for w, _ in s)
+    tags = {tag for s in ours for _, tag in s}
+    assert None in tags and tags - {None} <= PTB_TAGS - {"``", "''"}
+    assert all(tag is None for s in ours for w, tag in s if w in ("“", "”", "’", "\"", "'"))
+    brackets = {tag for s in ours for w, tag in s if w == "("}
+    assert brackets == {"-LRB-"}
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +224,7 @@ def test_require_nltk_finds_zipped_packages_on_nltks_path():
 
 
 def test_unknown_corpus_and_missing_split_files_are_user_errors(tmp_path):
-    with pytest.raises(TaggerError, match="corpus 'nowhere' is neither toy, treebank, brown nor"):
+    with pytest.raises(TaggerError, match="corpus 'nowhere' is neither toy, treebank, wsj, english, brown nor"):
         load_corpus(Config(corpus="nowhere"))
     train = write(tmp_path, "train.txt", "a/DT\n")
     with pytest.raises(TaggerError, match="dev file '.*missing.txt' not found"):
@@ -329,3 +393,10 @@ def test_shuffled_batches_are_deterministic_and_length_bucketed():
     # Fewer items than one pool: the shuffled batches waste no more padding than sorted ones.
     assert padding(shuffled(1)) == padding(list(batches(items, 8))) < padding(
         [items[i:i + 8] for i in range(0, len(items), 8)])
+
+
+def test_epochs_default_to_the_corpus_s_own_and_follow_the_flag():
+    assert data.epochs_for(Config(), "english") == 6
+    assert data.epochs_for(Config(), "wsj") == 12
+    assert data.epochs_for(Config(), "treebank") == 30
+    assert data.epochs_for(Config(epochs=3), "english") == 3

@@ -21,7 +21,7 @@ from tagger.config import Config
 from tagger.errors import Interrupted, TaggerError
 from tagger.tag import PosTagger
 from tagger.train import learning_rate, train, word_dropout
-from tagger.vocab import Vocab
+from tagger.vocab import TAG_SET, Vocab
 
 # One thread: on a small machine shared with other work, torch's thread pool waits on busy cores.
 # The CPU: "same seed, same model" is promised there (CUDA kernels may add in any order).
@@ -149,7 +149,7 @@ def test_word_dropout_replaces_only_real_words_by_unk_and_rare_ones_more_often()
 
 
 @pytest.mark.parametrize("flags,words", [
-    (["--epochs", "0"], ["--epochs", "at least 1"]),
+    (["--epochs", "-1"], ["--epochs", "not be negative"]),
     (["--batch-size", "-1"], ["--batch-size", "-1"]),
     (["--encoder", "foo"], ["argument --encoder: invalid choice: 'foo'",
                             "see python -m tagger.train --help"]),
@@ -390,3 +390,42 @@ def test_sigkill_at_random_moments_leaves_whole_files_and_resume_ends_as_uninter
     assert_same_weights(out, tmp_path / "reference")
     assert without_timing(storage.load(out)[3]) == without_timing(json.loads(json.dumps(reference)))
     assert [p.name for p in out.parent.iterdir()] == ["m"]  # no temporaries, no checkpoint
+
+
+def test_tag_loss_is_nll_for_one_tag_and_minus_log_of_the_set_probability_for_sets():
+    from tagger.train import tag_loss
+
+    vocab = Vocab.build([[("a", "DT"), ("b", "VB|VBP"), ("c", "NN")], [("d", "VBP|NN")]])
+    assert vocab.tags == ["DT", "NN", "VB", "VBP"] and vocab.tag_sets == ["VBP|NN", "VB|VBP"]
+    batch = vocab.batch([["a", "b", "c"], ["d"]], [["DT", "VB|VBP", "NN"], ["VBP|NN"]])
+    log_probs = torch.randn(2, 3, 4, dtype=torch.float64).log_softmax(-1)
+    loss = tag_loss(log_probs.flatten(0, 1), batch.tags.flatten(), vocab.tag_set_mask())
+    p = log_probs.exp()
+    expected = -(log_probs[0, 0, 0] + (p[0, 1, 2] + p[0, 1, 3]).log() + log_probs[0, 2, 1]
+                 + (p[1, 0, 3] + p[1, 0, 1]).log()) / 4
+    assert torch.allclose(loss, expected)
+    single = vocab.batch([["a", "c"]], [["DT", "NN"]]).tags.flatten()
+    assert torch.equal(tag_loss(log_probs[0, :2], single, vocab.tag_set_mask()),
+                       torch.nn.NLLLoss()(log_probs[0, :2], single))
+
+
+def test_a_corpus_with_tag_sets_trains_a_tagger_of_single_tags(tmp_path):
+    lines = ["The/DT dog/NN ate/VBD the/DT apple/NN", "They/PRP read/VB|VBP books/NNS",
+             "We/PRP eat/VBP apples/NNS", "Dogs/NNS eat/VB|VBP|NN bread/NN"] * 5
+    corpus = tmp_path / "sets.txt"
+    corpus.write_text("\n".join(lines) + "\n")
+    metrics, _ = run_train(tmp_path / "m", corpus=str(corpus), epochs=3)
+    tagger = PosTagger.load(tmp_path / "m")
+    assert TAG_SET not in "".join(tagger.vocab.tags) and "VBP" in tagger.vocab.tags
+    assert 0 < metrics["dev_accuracy"] <= 1
+
+
+@pytest.mark.skipif(not all(data.nltk_has(f"corpora/{name}") for name in
+                            ("treebank", "conll2000", "brown")),
+                    reason="NLTK's treebank, conll2000 and brown are not installed")
+def test_english_trains_on_wsj_and_a_share_of_brown(tmp_path):
+    metrics, messages = run_train(tmp_path / "m", corpus="english", limit=60, epochs=2,
+                                  brown_share=0.5)
+    assert "(+ 60, a share each epoch)" in messages[0]
+    saved = Config.from_json((tmp_path / "m" / "config.json").read_text())
+    assert saved.epochs == 2 and metrics["corpus"] == "english"

@@ -1,0 +1,205 @@
+#!/usr/bin/env python
+"""Taggers on everyday English: the treebank test split and MASC's written dev half, by genre.
+
+Trains (or, with --reuse, loads) the hand-made and the nn.LSTM tagger with the same settings and
+seeds, and NLTK's averaged perceptron on the same training data, then scores each on
+
+    the treebank test split (wsj_0171-wsj_0199): accuracy and accuracy on unknown words;
+    MASC dev (corpora/masc-dev-fileids.txt: 16 genres of written American English, none of it
+    news from 1989): accuracy overall, on unknown words, and per genre. Tokens are fed as MASC
+    gives them (`--tokenized`); its quotes and non-Penn tags are tagged but not scored.
+
+    python scripts/eval_english.py                          # the default model (--corpus english)
+    python scripts/eval_english.py --seeds 1 2 3 --jobs 2 --threads 1
+    python scripts/eval_english.py --corpus treebank        # the old default, for comparison
+    python scripts/eval_english.py --score models/latest    # score trained model folders only
+
+Writes report.md and report.json to --report (default reports/english) and prints the table with
+the command that reproduces each row. Any flag of `python -m tagger.train` applies to every LSTM
+tagger; models go to --models as {corpus}-{encoder}[-pretrained]-seed{N}.
+"""
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from eval_treebank import ENCODERS, PERCEPTRON, spread, train_all
+
+from tagger import data, evaluate as ev
+from tagger.config import Config
+from tagger.errors import cli
+from tagger.tag import PosTagger
+from tagger.text import treebank_forms
+from tagger.vocab import TAG_SET, Vocab
+
+WORST_GENRES = 3
+
+
+def score(predict, is_known, test, masc):
+    """Figures of one tagger (`predict`: sentences of tokens -> their tags) on both evaluations."""
+    on_test = ev.evaluate(test, predict([[w for w, _ in s] for s in test]), is_known)
+    genres = {}
+    for genre, sentences in masc.items():
+        genres[genre] = ev.evaluate(sentences, predict([[w for w, _ in s] for s in sentences]),
+                                    is_known)
+    every = [s for sentences in masc.values() for s in sentences]
+    hits = sum(g["accuracy"] * g["tokens"] for g in genres.values())
+    unknown_hits = sum((g["unknown_accuracy"] or 0) * g["unknown_tokens"] for g in genres.values())
+    unknown = sum(g["unknown_tokens"] for g in genres.values())
+    tokens = sum(g["tokens"] for g in genres.values())
+    return {"test_accuracy": on_test["accuracy"], "test_unknown_accuracy": on_test["unknown_accuracy"],
+            "masc_accuracy": hits / tokens, "masc_unknown_accuracy": unknown_hits / unknown,
+            "masc_tokens": tokens, "masc_unknown_tokens": unknown, "masc_sentences": len(every),
+            "genres": {g: r["accuracy"] for g, r in genres.items()}}
+
+
+def resolve_sets(sentences):
+    """A tag set's first tag (tagger.brown lists the likeliest first) and the treebank's forms of
+    the words, for NLTK's perceptron, which learns one tag per token."""
+    return [list(zip(treebank_forms([w for w, _ in s]), [t.split(TAG_SET)[0] for _, t in s]))
+            for s in sentences]
+
+
+def row(name, results):
+    """One Markdown row: mean ± sd over seeds of every figure, worst genres by their mean."""
+    def cell(key):
+        s = spread(results, key)
+        return f"{100 * s['mean']:.2f} ± {100 * s['sd']:.2f}" if len(results) > 1 \
+            else f"{100 * s['mean']:.2f}"
+    genres = {g: sum(r["genres"][g] for r in results) / len(results) for g in results[0]["genres"]}
+    worst = ", ".join(f"{g} {100 * a:.1f}" for g, a in sorted(genres.items(), key=lambda x: x[1])
+                      [:WORST_GENRES])
+    minutes = [r["train_seconds"] / 60 for r in results if r.get("train_seconds")]
+    time = f"{sum(minutes) / len(minutes):.1f}" if minutes else "–"
+    return (f"| {name} | {len(results)} | {cell('test_accuracy')} | {cell('test_unknown_accuracy')} "
+            f"| {cell('masc_accuracy')} | {cell('masc_unknown_accuracy')} | {worst} | {time} |")
+
+
+HEADER = ["| tagger | seeds | treebank test % | unknown % | MASC dev % | MASC unknown % | "
+          "worst genres (MASC dev %) | train min |", "|---|---|---|---|---|---|---|---|"]
+
+
+def command(config, base_flags):
+    """The `python -m tagger.train` command that trains this model."""
+    return shlex.join(["python", "-m", "tagger.train", *base_flags, "--encoder", config.encoder,
+                       "--seed", str(config.seed), "--out", config.out])
+
+
+def train_flags(argv):
+    """The training flags given on this command line (those of Config), to repeat in commands."""
+    known = {"--" + f.name.replace("_", "-") for f in dataclasses.fields(Config)}
+    known |= {"--no-" + flag[2:] for flag in known}
+    flags, i = [], 0
+    while i < len(argv):
+        name = argv[i].split("=")[0]
+        if name in known - {"--encoder", "--seed", "--out"}:
+            takes_value = "=" not in argv[i] and i + 1 < len(argv) and not argv[i + 1].startswith("--")
+            flags += argv[i:i + 1 + takes_value]
+            i += 1 + takes_value
+        else:
+            i += 1
+    return flags
+
+
+@cli
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    Config.add_arguments(parser)
+    parser.set_defaults(corpus="english")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="train every LSTM tagger once per seed (default: --seed)")
+    parser.add_argument("--encoders", nargs="+", choices=ENCODERS, default=list(ENCODERS))
+    parser.add_argument("--models", default="models", help="folder for the models (default: models)")
+    parser.add_argument("--report", default="reports/english", help="output folder")
+    parser.add_argument("--reuse", action="store_true", help="load already trained models")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="train this many models at a time, each in its own process")
+    parser.add_argument("--no-perceptron", dest="perceptron", action="store_false",
+                        help="leave out NLTK's perceptron row")
+    parser.add_argument("--score", nargs="+", metavar="MODEL",
+                        help="only score these model folders (an ensemble when joined by '+')")
+    args = parser.parse_args(argv)
+    base = Config.from_args(args)
+    seeds = args.seeds or [base.seed]
+    masc = data.masc_dev()
+    splits = data.load_corpus(base)
+    results, commands = {}, {}
+
+    if args.score:
+        for spec in args.score:
+            tagger = PosTagger.load(spec.split("+"), base.device)
+            metrics_file = Path(spec.split("+")[0]) / "metrics.json"
+            metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+            results[spec] = [{**score(tagger.predict, tagger.vocab.is_known, splits.test, masc),
+                              "train_seconds": metrics.get("train_seconds")}]
+    else:
+        if args.perceptron:
+            results[PERCEPTRON] = [_perceptron_scores(resolve_sets(splits.train), splits, masc,
+                                                      seeds[0])]
+            commands[PERCEPTRON] = "(trained by this script on the same sentences, 5 iterations)"
+        configs = {(encoder, seed): dataclasses.replace(
+            base, encoder=encoder, seed=seed,
+            out=str(Path(args.models) / f"{splits.name}-{encoder}"
+                    f"{'-pretrained' if base.pretrained else ''}-seed{seed}"))
+            for encoder in args.encoders for seed in seeds}
+        trained = train_all(list(configs.values()), args.reuse, args.jobs)
+        flags = train_flags(argv)
+        for encoder in args.encoders:
+            results[encoder] = []
+            for seed in seeds:
+                config = configs[encoder, seed]
+                tagger = PosTagger.load(config.out, base.device)
+                results[encoder].append({
+                    **score(tagger.predict, tagger.vocab.is_known, splits.test, masc),
+                    "train_seconds": trained[config.out].get("train_seconds"), "seed": seed})
+                commands.setdefault(encoder, []).append(command(config, flags))
+
+    table = "\n".join(HEADER + [row(name, r) for name, r in results.items()])
+    first = next(iter(results.values()))[0]
+    lines = [f"# {splits.name}: the treebank test split and MASC dev", "",
+             f"MASC dev: {first['masc_tokens']:,} scored tokens in {first['masc_sentences']:,} "
+             f"sentences, {first['masc_unknown_tokens']:,} unknown to the first tagger's training "
+             "data. Mean ± sd over seeds.", "", table, "", "## Commands", ""]
+    for name, cmds in commands.items():
+        lines += [f"- {name}:"] + [f"  `{c}`" for c in ([cmds] if isinstance(cmds, str) else cmds)]
+    lines += ["", "## Per genre (MASC dev %, mean over seeds)", "",
+              "| genre | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
+    for genre in sorted(first["genres"]):
+        lines.append(f"| {genre} | " + " | ".join(
+            f"{100 * sum(r['genres'][genre] for r in rs) / len(rs):.1f}" for rs in results.values())
+            + " |")
+    report = Path(args.report)
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "report.md").write_text("\n".join(lines) + "\n")
+    (report / "report.json").write_text(json.dumps(
+        {"corpus": splits.name, "config": dataclasses.asdict(base), "seeds": seeds,
+         "results": results, "commands": commands}, indent=2))
+    print("\n".join(lines))
+
+
+def _perceptron_scores(train, splits, masc, seed):
+    import random
+    import time
+
+    from nltk.tag.perceptron import PerceptronTagger
+
+    random.seed(seed)  # it shuffles the sentences with `random` between iterations
+    tagger = PerceptronTagger(load=False)
+    start = time.perf_counter()
+    tagger.train(train, nr_iter=5)
+    seconds = time.perf_counter() - start
+
+    def predict(sentences):  # it reads the treebank's forms of the tokens, as the LSTMs do
+        return [[tag for _, tag in tagged] for tagged in tagger.tag_sents(map(treebank_forms,
+                                                                               sentences))]
+
+    return {**score(predict, Vocab.build(train).is_known, splits.test, masc),
+            "train_seconds": seconds}
+
+
+if __name__ == "__main__":
+    main()
