@@ -84,7 +84,8 @@ HEADER = ["| tagger | seeds | treebank test % | unknown % | MASC dev % | MASC un
 
 def command(config, base_flags):
     """The `python -m tagger.train` command that trains this model."""
-    return shlex.join(["python", "-m", "tagger.train", *base_flags, "--encoder", config.encoder,
+    corpus = [] if "--corpus" in base_flags else ["--corpus", config.corpus]
+    return shlex.join(["python", "-m", "tagger.train", *corpus, *base_flags, "--encoder", config.encoder,
                        "--seed", str(config.seed), "--out", config.out])
 
 
@@ -138,8 +139,8 @@ def main(argv=None):
                               "train_seconds": metrics.get("train_seconds")}]
     else:
         if args.perceptron:
-            results[PERCEPTRON] = [_perceptron_scores(resolve_sets(splits.train), splits, masc,
-                                                      seeds[0])]
+            results[PERCEPTRON] = [_perceptron_scores(resolve_sets(splits.train + splits.more),
+                                                      splits, masc, seeds[0])]
             commands[PERCEPTRON] = "(trained by this script on the same sentences, 5 iterations)"
         configs = {(encoder, seed): dataclasses.replace(
             base, encoder=encoder, seed=seed,

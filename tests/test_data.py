@@ -224,7 +224,8 @@ def test_require_nltk_finds_zipped_packages_on_nltks_path():
 
 
 def test_unknown_corpus_and_missing_split_files_are_user_errors(tmp_path):
-    with pytest.raises(TaggerError, match="corpus 'nowhere' is neither toy, treebank, wsj, english, brown nor"):
+    with pytest.raises(TaggerError, match="corpus 'nowhere' is neither toy, treebank, wsj, english, "
+                                          "brown nor"):
         load_corpus(Config(corpus="nowhere"))
     train = write(tmp_path, "train.txt", "a/DT\n")
     with pytest.raises(TaggerError, match="dev file '.*missing.txt' not found"):
@@ -300,8 +301,8 @@ def test_malformed_files_name_the_line(tmp_path, name, content, line, message):
                   "tokens per line"),
     ("a.txt", b"a/DT\n\xe9t\xe9/NN\n", "a.txt:2: not UTF-8 text (byte 0xe9); save the file as "
                                           "UTF-8"),
-    ("nope.txt", None, "corpus 'nope.txt' is neither toy, treebank, brown nor an existing file; "
-                       "check the path"),
+    ("nope.txt", None, "corpus 'nope.txt' is neither toy, treebank, wsj, english, brown nor an "
+                       "existing file; check the path"),
 ], ids=["no-tag", "conllu-columns", "empty", "not-utf8", "missing"])
 def test_cli_names_the_file_and_line_of_a_bad_corpus(tmp_path, run_cli, one_line_error, name,
                                                      content, message):

@@ -39,7 +39,7 @@ def test_trained_rows_are_scored_as_their_model_folders_are(tmp_path):
                    for g in genres) / hand["masc_tokens"]
     assert abs(hand["masc_accuracy"] - weighted) < 1e-9
     assert 0 < perceptron["masc_accuracy"] < 1 and 0 < perceptron["test_accuracy"] < 1
-    assert "python -m tagger.train --corpus toy --epochs 2" in markdown
+    assert "python -m tagger.train --corpus toy --epochs 2" in markdown  # its flags, repeated
     scored, _ = run(tmp_path, "--score", str(models / "toy-hand-seed1"))
     again = scored["results"][str(models / "toy-hand-seed1")][0]
     for key in ("test_accuracy", "masc_accuracy", "masc_unknown_accuracy", "genres"):
