@@ -48,7 +48,7 @@ class Config:
     pretrained: str = _flag(None, "folder made by python -m tagger.pretrain: its word vectors and "
                             "language models join every word's features, frozen, inside the model")
     # training
-    epochs: int = _flag(0, "maximum number of epochs (0 = the corpus's: 6 for english, whose "
+    epochs: int = _flag(0, "maximum number of epochs (0 = the corpus's: 5 for english, whose "
                         "epochs are 4x the treebank's, 12 for wsj, 30 for the others)")
     patience: int = _flag(5, "stop after this many epochs without a better dev accuracy (0 = never)")
     batch_size: int = _flag(32, "sentences per batch")

@@ -45,7 +45,7 @@ TREEBANK_MISSING_NOTE = ("note: NLTK's treebank sample was not found, training o
 
 
 # Epochs when --epochs is 0: what fits the README's 15 minutes on 2 cores for the larger corpora.
-DEFAULT_EPOCHS = {"english": 6, "wsj": 12}
+DEFAULT_EPOCHS = {"english": 5, "wsj": 12}
 
 
 def epochs_for(config, corpus_name: str) -> int:

@@ -397,7 +397,7 @@ def test_shuffled_batches_are_deterministic_and_length_bucketed():
 
 
 def test_epochs_default_to_the_corpus_s_own_and_follow_the_flag():
-    assert data.epochs_for(Config(), "english") == 6
+    assert data.epochs_for(Config(), "english") == 5
     assert data.epochs_for(Config(), "wsj") == 12
     assert data.epochs_for(Config(), "treebank") == 30
     assert data.epochs_for(Config(epochs=3), "english") == 3
