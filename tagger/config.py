@@ -45,6 +45,8 @@ class Config:
     num_layers: int = _flag(1, "layers of the sentence LSTM", aliases=("--layers",))
     dropout: float = _flag(0.5, "dropout on embeddings, between LSTM layers and before the head")
     word_dropout: float = _flag(0.25, "alpha: a word seen c times becomes <unk> with p = alpha/(alpha+c)")
+    case_noise: float = _flag(0.0, "share of training sentences shown all in lower case or all "
+                              "in capitals (half each), for text typed that way")
     pretrained: str = _flag(None, "folder made by python -m tagger.pretrain: its word vectors and "
                             "language models join every word's features, frozen, inside the model")
     # training
@@ -79,6 +81,8 @@ class Config:
                                   f"{getattr(self, name)}")
         if not 0.0 < self.brown_share <= 1.0:
             raise TaggerError(f"--brown-share must be in (0, 1], got {self.brown_share}")
+        if not 0.0 <= self.case_noise <= 1.0:
+            raise TaggerError(f"--case-noise must be in [0, 1], got {self.case_noise}")
         if not 0.0 <= self.dropout < 1.0:
             raise TaggerError(f"--dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 <= self.ema_decay < 1.0:

@@ -2,15 +2,17 @@
 
 Anything raised as a `TaggerError` is the user's to fix (a bad flag, a missing file, a malformed
 corpus line), so the command line prints its one-line message instead of a traceback. Ctrl-C
-ends with one line and exit code 130, as the shell's own convention for SIGINT has it.
+ends with one line and exit code 130, as the shell's own convention for SIGINT has it, and a
+SIGTERM that training caught (from `timeout`, a batch scheduler, Kubernetes) with 143.
 """
 
 import argparse
 import os
+import signal
 import sys
 from functools import wraps
 
-INTERRUPTED_EXIT_CODE = 130  # 128 + SIGINT
+INTERRUPTED_EXIT_CODE = 128 + signal.SIGINT  # 130, the shell's convention: 128 + the signal
 
 
 class TaggerError(Exception):
@@ -26,9 +28,14 @@ class CorpusFormatError(TaggerError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C, caught where the program could stop cleanly; the message says what was kept.
+    """Ctrl-C or SIGTERM, caught where the program could stop cleanly; the message says what was
+    kept, `exit_code` is 128 + the signal's number.
 
     A KeyboardInterrupt still, so code that calls `train` from Python sees what it expects."""
+
+    def __init__(self, message="", signum=signal.SIGINT):
+        super().__init__(message)
+        self.exit_code = 128 + signum
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -41,7 +48,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def cli(main):
     """Wrap a command-line `main` so a TaggerError ends the program with one line and exit code 2,
-    and Ctrl-C with one line and exit code 130."""
+    and Ctrl-C with one line and exit code 130 (143 for a SIGTERM that training caught)."""
 
     @wraps(main)
     def wrapper(argv=None):
@@ -52,7 +59,7 @@ def cli(main):
             sys.exit(2)
         except KeyboardInterrupt as e:
             print(str(e) or "interrupted", file=sys.stderr)
-            sys.exit(INTERRUPTED_EXIT_CODE)
+            sys.exit(getattr(e, "exit_code", INTERRUPTED_EXIT_CODE))
         except BrokenPipeError:
             # The reader went away (`... | head`): stop quietly, as other tools do. Python would
             # otherwise fail again flushing stdout at exit, so stdout goes to /dev/null first.

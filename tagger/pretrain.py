@@ -304,7 +304,7 @@ def main(argv=None):
     parser = ArgumentParser(prog="python -m tagger.pretrain", description=__doc__.split("\n")[0])
     defaults = Settings()
     parser.add_argument("--text", nargs="+", default=list(defaults.text),
-                        help="NLTK corpora (abc, state_union, brown, treebank) or plain-text files, "
+                        help=f"NLTK corpora ({', '.join(NLTK_TEXTS)}) or plain-text files, "
                              f"one sentence a line (default: {' '.join(defaults.text)})")
     parser.add_argument("--vectors", choices=("fasttext", "word2vec"), default=defaults.vectors,
                         help="fasttext, whose character n-grams also place words seen too rarely for "

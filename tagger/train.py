@@ -6,7 +6,8 @@ when dev accuracy stops improving, and ends with test accuracy. Same seed on one
 
 Every epoch ends with a checkpoint (tagger.checkpoint), so a run that was stopped, by Ctrl-C or by
 anything else, continues with `--resume` to the very weights it would have reached. Ctrl-C stops
-between two batches, with one line that says where the best model is (exit code 130).
+between two batches, with one line that says where the best model is (exit code 130); so does
+SIGTERM, which `timeout`, batch schedulers and Kubernetes send before they kill (exit code 143).
 
 `torchrun --nproc_per_node=N -m tagger.train ...` trains on N processes with DistributedDataParallel
 (tagger.distributed): each trains on its share of every batch, and rank 0 alone logs, evaluates and
@@ -15,6 +16,7 @@ saves. Without torchrun, one process trains exactly as it always has.
 
 import dataclasses
 import math
+import re
 import signal
 import sys
 import threading
@@ -29,11 +31,14 @@ from tqdm import tqdm
 
 from tagger import checkpoint, data, distributed, storage
 from tagger.config import Config, resolve_device
-from tagger.errors import INTERRUPTED_EXIT_CODE, ArgumentParser, Interrupted, cli
+from tagger.errors import ArgumentParser, Interrupted, cli
 from tagger.model import Tagger
 from tagger.pretrain import PretrainedText
 from tagger.tag import PosTagger
 from tagger.vocab import IGNORE_INDEX, Vocab
+
+# The treebank's bracket tokens (-LRB-, -RCB-...), whose case is part of the name.
+BRACKET = re.compile(r"-[LR][RCS]B-")
 
 
 def word_dropout(words, counts, alpha, generator):
@@ -42,6 +47,23 @@ def word_dropout(words, counts, alpha, generator):
     p = alpha / (alpha + counts[words])  # (B, T)
     drop = torch.rand(words.shape, generator=generator, device=words.device) < p
     return torch.where(drop & (words > 1), torch.full_like(words, 1), words)  # 1 is <unk>
+
+
+def recase(sentences, share, generator):
+    """Each sentence, with probability `share`, in lower case or in capitals (half and half), so
+    that text typed without capitals (chat, tweets) or in them (headings, spam) reads as text: the
+    treebank's sentences are all properly cased, and the model would otherwise learn that a small
+    letter means a common word and a capital a proper noun. The words' ids do not change (they are
+    looked up lower-cased); the character encoder sees the new case."""
+    draws = torch.rand(len(sentences), generator=generator, device=generator.device).tolist()
+    recased = []
+    for words, draw in zip(sentences, draws):
+        if draw < share / 2:
+            words = [w if BRACKET.fullmatch(w) else w.lower() for w in words]
+        elif draw < share:
+            words = [w.upper() for w in words]
+        recased.append(words)
+    return recased
 
 
 def tag_loss(log_probs, tags, tag_set_mask):
@@ -94,7 +116,8 @@ def _silent(message):
 
 def train(config: Config, log=log):
     """Train, save the best model to config.out, and return its metrics; with config.resume, go on
-    from the checkpoint beside config.out. Ctrl-C raises `Interrupted` between two batches.
+    from the checkpoint beside config.out. Ctrl-C or SIGTERM raises `Interrupted` between two
+    batches.
     In a process group (torchrun), every rank trains; the ranks other than 0 return None."""
     config.validate()
     device = resolve_device(config.device)
@@ -165,11 +188,14 @@ def train(config: Config, log=log):
     ddp_model = distributed.wrap(model)  # the model itself on one process
 
     start = time.perf_counter()
-    with _sigint_caught() as interrupted:
+    with _stop_signals_caught() as caught:
+        interrupted = caught.is_set
 
         def stop_if_interrupted(stop):
             if stop:
-                raise Interrupted(_interrupted_message(progress, config.out))
+                # Ranks that saw no signal themselves (rank 0 was told) stop as for Ctrl-C.
+                raise Interrupted(_interrupted_message(progress, config.out),
+                                  caught.signum or signal.SIGINT)
 
         for epoch in range(progress.epoch + 1, config.epochs + 1):
             if progress.stopped:
@@ -187,8 +213,10 @@ def train(config: Config, log=log):
                        disable=None if config.progress and main else True)  # None: off when not a terminal
             for sentences in bar:
                 sentences = distributed.shard(sentences)
-                batch = vocab.batch([[w for w, _ in s] for s in sentences],
-                                    [[t for _, t in s] for s in sentences]).to(device)
+                words = [[w for w, _ in s] for s in sentences]
+                if config.case_noise:
+                    words = recase(words, config.case_noise, dropout_generator)
+                batch = vocab.batch(words, [[t for _, t in s] for s in sentences]).to(device)
                 tokens = int(batch.lengths.sum())
                 # The epoch is abandoned: the checkpoint of the one before is where --resume
                 # starts, and redoing this one gives the same weights as finishing it would.
@@ -274,28 +302,46 @@ def _interrupted_message(progress, out):
             f"{100 * progress.best:.2f}%) is in {out}; continue with --resume")
 
 
+class _Caught:
+    """The first stop signal that arrived, if any."""
+
+    signum = 0
+
+    def is_set(self):
+        return bool(self.signum)
+
+
 @contextmanager
-def _sigint_caught():
-    """Within: Ctrl-C only sets a flag, which the loop reads between batches, so a run stops where
-    everything it has saved is whole. A second Ctrl-C interrupts at once, as before (saves are
-    atomic, so even then nothing saved is lost). Yields the flag's reader."""
-    caught = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
-    # Signals reach only the main thread, and a SIGINT that is ignored (a background job) stays so.
-    if threading.current_thread() is not threading.main_thread() or previous == signal.SIG_IGN:
-        yield caught.is_set
+def _stop_signals_caught(signals=(signal.SIGINT, signal.SIGTERM)):
+    """Within: Ctrl-C (SIGINT) and SIGTERM only record that they came, and the loop reads that
+    between batches, so a run stops where everything it has saved is whole. A second one acts at
+    once, as before (saves are atomic, so even then nothing saved is lost). Yields the record."""
+    caught = _Caught()
+    # Signals reach only the main thread, and a signal that is ignored (SIGINT of a background
+    # job, nohup) stays so.
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
         return
-    previous = previous if previous is not None else signal.default_int_handler
+    previous = {signum: signal.getsignal(signum) for signum in signals}
+    watched = [signum for signum, handler in previous.items() if handler != signal.SIG_IGN]
 
     def handler(signum, frame):
-        caught.set()
-        signal.signal(signal.SIGINT, previous)
+        caught.signum = caught.signum or signum
+        for each in watched:
+            signal.signal(each, _restored(previous[each]))
 
-    signal.signal(signal.SIGINT, handler)
+    for signum in watched:
+        signal.signal(signum, handler)
     try:
-        yield caught.is_set
+        yield caught
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum in watched:
+            signal.signal(signum, _restored(previous[signum]))
+
+
+def _restored(handler):
+    # None: a handler installed outside Python; SIGINT's is Python's own in practice.
+    return handler if handler is not None else signal.default_int_handler
 
 
 @distributed.exits_at_once
@@ -307,10 +353,10 @@ def main(argv=None):
     with distributed.process_group(resolve_device(config.device)):
         try:
             metrics = train(config)
-        except Interrupted:
+        except Interrupted as e:
             if distributed.is_main():
                 raise
-            sys.exit(INTERRUPTED_EXIT_CODE)  # quietly: rank 0 says where the best model is
+            sys.exit(e.exit_code)  # quietly: rank 0 says where the best model is
     if metrics is None:
         return  # not rank 0, which reports
     test = metrics["test"]

@@ -1,7 +1,8 @@
 """Tests for tagger.errors: the `cli` wrapper turns user errors into one line and exit code 2, Ctrl-C
-into one line and exit code 130, and argparse's errors into user errors."""
+into one line and exit code 130 (SIGTERM 143), and argparse's errors into user errors."""
 
 import re
+import signal
 
 import pytest
 
@@ -40,7 +41,11 @@ def test_a_user_error_is_one_line_on_stderr_and_exit_code_2(capsys, error, line)
 def test_ctrl_c_is_one_line_and_exit_code_130(capsys, error, line):
     code, out = run(raising(error), capsys)
     assert code == INTERRUPTED_EXIT_CODE == 130 and out.err == line + "\n"
-    assert isinstance(Interrupted(), KeyboardInterrupt)  # what Python callers expect of Ctrl-C
+
+
+def test_a_caught_sigterm_is_one_line_and_exit_code_143(capsys):
+    code, out = run(raising(Interrupted("interrupted: nothing was saved", signal.SIGTERM)), capsys)
+    assert code == 143 and out.err == "interrupted: nothing was saved\n"
 
 
 def test_other_exceptions_are_bugs_and_keep_their_traceback():

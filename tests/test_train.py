@@ -20,7 +20,7 @@ from tagger import train as train_module
 from tagger.config import Config
 from tagger.errors import Interrupted, TaggerError
 from tagger.tag import PosTagger
-from tagger.train import learning_rate, train, word_dropout
+from tagger.train import learning_rate, recase, train, word_dropout
 from tagger.vocab import TAG_SET, Vocab
 
 # One thread: on a small machine shared with other work, torch's thread pool waits on busy cores.
@@ -127,6 +127,19 @@ def test_torch_encoder_trains_the_same_model(trained, tmp_path):
     assert a.keys() == t.keys()
     for name in a:
         torch.testing.assert_close(t[name], a[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_recase_lowers_or_capitalises_whole_sentences_in_the_share_asked_for():
+    sentence = ["The", "-LRB-", "Dog", "'s", "up", "-RRB-"]
+    n = 4000
+    recased = recase([sentence] * n, 0.2, torch.Generator().manual_seed(0))
+    kinds = [tuple(words) for words in recased]
+    lower = ("the", "-LRB-", "dog", "'s", "up", "-RRB-")  # bracket tokens keep their names
+    upper = ("THE", "-LRB-", "DOG", "'S", "UP", "-RRB-")
+    assert set(kinds) == {tuple(sentence), lower, upper}
+    assert 0.08 < kinds.count(lower) / n < 0.12 and 0.08 < kinds.count(upper) / n < 0.12
+    assert recase([sentence] * n, 0.2, torch.Generator().manual_seed(0)) == recased
+    assert recase([sentence] * 10, 0.0, torch.Generator().manual_seed(0)) == [sentence] * 10
 
 
 def test_word_dropout_replaces_only_real_words_by_unk_and_rare_ones_more_often():
@@ -306,10 +319,14 @@ def cli_flags(**settings):
     return flags
 
 
+def training_command(out, *flags, **settings):
+    return [sys.executable, "-m", "tagger.train", *cli_flags(**{**TINY, **settings}), "--out",
+            str(out), *flags]
+
+
 def start_training(out, *flags, **settings):
-    return subprocess.Popen(
-        [sys.executable, "-m", "tagger.train", *cli_flags(**{**TINY, **settings}), "--out", str(out),
-         *flags], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(training_command(out, *flags, **settings), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def wait_for_line(process, prefix):
@@ -320,13 +337,16 @@ def wait_for_line(process, prefix):
     pytest.fail(f"the run ended (exit code {process.wait()}) before a line '{prefix}...'")
 
 
-def test_ctrl_c_on_the_command_line_stops_with_one_line_and_exit_code_130(tmp_path):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_on_the_command_line_stops_with_one_line_and_resumes(tmp_path, signum,
+                                                                              code):
     out = tmp_path / "m"
     process = start_training(out, epochs=1000, patience=0)
     wait_for_line(process, "epoch   2")
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     stderr = process.communicate(timeout=120)[1]
-    assert process.returncode == 130 and "Traceback" not in stderr
+    assert process.returncode == code and "Traceback" not in stderr
     last = stderr.strip().splitlines()[-1]
     match = re.fullmatch(r"interrupted: best model so far \(epoch (\d+), dev ([\d.]+)%\) is in "
                          r"(.+); continue with --resume", last)
@@ -336,6 +356,11 @@ def test_ctrl_c_on_the_command_line_stops_with_one_line_and_exit_code_130(tmp_pa
     assert match[2] == f"{100 * metrics['dev_accuracy']:.2f}"
     progress = checkpoint.read(checkpoint.path_for(out)).progress
     assert progress.epoch >= 2 and progress.best_epoch == metrics["best_epoch"]
+    resumed = subprocess.run(training_command(out, "--resume", epochs=progress.epoch + 1,
+                                              patience=0), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming after epoch {progress.epoch} " in resumed.stderr
+    assert not checkpoint.path_for(out).exists()
 
 
 def state_of(model):
