@@ -55,7 +55,7 @@ MAX_LM_TOKENS = 64
 
 # The adaptive softmax's clusters: the 1000 commonest words (most of running text) get the full
 # hidden size, rarer ones a quarter, a sixteenth and a 64th of it. A token of a cluster pays for a
-# softmax over the whole cluster, so the rarest words (40k of the 63k, a few % of the tokens)
+# softmax over the whole cluster, so the rarest words (43k of the 63k, a few % of the tokens)
 # have one of their own: without it, an eighth of the tokens paid for 58k words, which made the
 # output layer, not the LSTM, take three quarters of the time.
 CUTOFFS = (1000, 5000, 20000)
