@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 from tagger import data
+from tagger.config import Config
+from tagger.tag import _cores as cores
 
 EPOCH_LINE = re.compile(r"^epoch +\d+ .* ([\d.]+) s ", re.M)
 TIMING_LINE = re.compile(r"tagged ([\d,]+) tokens in ([\d.]+) s")
@@ -38,13 +40,6 @@ def cpu_name():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown CPU"
-
-
-def cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def run(command, env):
@@ -71,12 +66,9 @@ def measure(work, corpus_flags, extra, env, tokens):
 
 def write_text(path, tokens):
     """A file of at least `tokens` tokens of real sentences, one a line."""
-    if data.nltk_has("corpora/treebank"):
-        from nltk.corpus import treebank
-        sentences = [[w for w in s if not w.startswith("*") and w != "0"]
-                     for s in treebank.sents()]
-    else:
-        sentences = [[w for w, _ in s] for s in data.read_tagged(Path("corpora/toy/train.txt"))]
+    # The corpus the training command reads, traces left out as there.
+    corpus = "treebank" if data.nltk_has("corpora/treebank") else "toy"
+    sentences = [[w for w, _ in s] for s in data.load_corpus(Config(corpus=corpus)).train]
     written = 0
     with open(path, "w") as f:
         while written < tokens:
