@@ -8,10 +8,12 @@ import argparse
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from tagger.errors import TaggerError
+
+if TYPE_CHECKING:
+    import torch
 
 # Bumped whenever a saved model's files change meaning; loading refuses other versions.
 FORMAT_VERSION = 1
@@ -140,8 +142,10 @@ class Config:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str) -> "torch.device":
     """'auto' picks CUDA when present; asking for CUDA without it is the user's error."""
+    import torch  # here, not above: `--help` and flag errors answer before torch's seconds to load
+
     if isinstance(name, torch.device):
         return name
     if name == "auto":

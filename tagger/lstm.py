@@ -15,7 +15,10 @@ Why it is fast (by design, not by accident; `scripts/bench_lstm.py` measures it)
 - a custom `autograd.Function` runs the loop without recording a graph, keeps the gate
   activations, and in backward computes the weight gradients as one large product each after the
   loop instead of one per step;
-- one sigmoid serves all four gates, and large products on CPU go to oneDNN (see `linear`).
+- each step writes into tensors made once per layer (gates, cells, outputs; in backward, the
+  gate gradients over the saved activations), in place: nothing per step to allocate or join;
+- one sigmoid serves all four gates, and on CPUs with AVX-512 large products go to oneDNN (see
+  `linear`).
 """
 
 import math
@@ -51,27 +54,33 @@ def packed_layout(batch_sizes: torch.Tensor, device) -> Layout:
     return Layout(steps, reverse.to(device), prev.to(device))
 
 
-_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+# oneDNN's gain is its AVX-512 kernels (see `linear`); where the CPU has none, MKL's AVX2 products
+# were the faster (an AVX2 EPYC: the tagger's LSTMs 6-25% faster without oneDNN).
+_ONEDNN = (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+           and torch.backends.cpu.get_cpu_capability().startswith("AVX512"))
 ONEDNN_MIN_MACS = 2**22  # see `linear`
 
 
-def linear(x, weight, bias=None, add=None):
-    """x @ weightᵀ (+ bias) (+ add), the one matrix product every step of the LSTM is made of.
+def linear(x, weight, bias=None, add=None, out=None):
+    """x @ weightᵀ (+ bias) (+ add), the one matrix product every step of the LSTM is made of;
+    written into `out` when given.
 
-    Large products on CPU in float32 go to oneDNN, the library behind nn.LSTM's own CPU kernel: on
-    CPUs where the default BLAS runs AVX2 code (MKL on AMD), its AVX-512 kernels are up to twice
-    as fast, and add `add` in the same pass. Its fixed cost per call (~15 µs) loses on small
+    Large products on CPUs with AVX-512, in float32, go to oneDNN, the library behind nn.LSTM's
+    own CPU kernel: where the default BLAS runs AVX2 code (MKL on AMD), its AVX-512 kernels are up
+    to twice as fast, and add `add` in the same pass. Its fixed cost per call (~15 µs) loses on small
     products: alone they break even near 2**20 multiply-adds, but inside the loop, where one bmm
     serves both directions, the tagger's epochs were fastest with the switch at 2**22.
     Elsewhere (CUDA, float64), and for small products, it is addmm.
     """
     if _onednn(x, x.numel() * weight.shape[0]):
         if add is not None:
-            return torch.ops.mkldnn._linear_pointwise.binary(x, add, weight, bias, "add")
-        return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
-    if add is not None:
-        return torch.addmm(add, x, weight.t())
-    return F.linear(x, weight, bias)
+            y = torch.ops.mkldnn._linear_pointwise.binary(x, add, weight, bias, "add")
+        else:
+            y = torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+        return y if out is None else out.copy_(y)
+    if add is not None or bias is not None:
+        return torch.addmm(add if add is not None else bias, x, weight.t(), out=out)
+    return torch.mm(x, weight.t(), out=out)
 
 
 def _onednn(x, macs):
@@ -100,14 +109,18 @@ def _forward(x, h0, c0, W_ih, W_hh, b, layout, save):
     W_ih, W_hh = W_ih * scale[:, None], W_hh * scale[:, None]
     b = b * scale if b is not None else [None] * D
     xs = [x, x[layout.reverse]][:D]  # the reverse direction reads each sequence mirrored
-    G = [linear(xs[d], W_ih[d], b[d]) for d in range(D)]  # (N, 4H) each: all steps at once
+    # (D, N, 4H): all steps' input products at once. Each step then turns its rows into the gate
+    # activations in place, so after the loop A is G, and the states are written straight into
+    # C, TC and O: no per-step tensors to allocate and join at the end.
+    N = x.shape[0]
+    A, C, TC, O = x.new_empty(D, N, H4), *(x.new_empty(D, N, H) for _ in range(3))
+    for d in range(D):
+        linear(xs[d], W_ih[d], b[d], out=A[d])
     # Per step, one product per direction through oneDNN when they are large; else one bmm for all.
     per_direction = _onednn(x, h0.shape[1] * H * H4)
-    if not per_direction:
-        G, W_hh_t = _stack(G), W_hh.transpose(1, 2)  # (D, N, 4H), (D, H, 4H)
+    W_hh_t = W_hh.transpose(1, 2)  # (D, H, 4H)
     minus_one = x.new_tensor(-1.0)  # a tensor, not a Python number: no conversion at every op
     h, c = h0, c0
-    A, C, O, TC = [], [], [], []  # per step, joined once at the end: cheaper than strided writes
     h_n, c_n = [], []  # final states, collected as sequences end (the shortest last)
     sizes = [size for _, size in layout.steps] + [0]
     for t, (start, size) in enumerate(layout.steps):
@@ -116,24 +129,23 @@ def _forward(x, h0, c0, W_ih, W_hh, b, layout, save):
         #   i, f, g, o = σ(W_ii x + W_hi h + b_i), σ(... f), tanh(... g), σ(... o)
         #   c' = f ⊙ c + i ⊙ g
         #   h' = o ⊙ tanh(c')
+        a = A[:, s]  # (D, size, 4H)
         if per_direction:
-            a = _stack([linear(h[d, :size], W_hh[d], add=G[d][s]) for d in range(D)])
+            for d in range(D):
+                a[d] = linear(h[d, :size], W_hh[d], add=a[d])
         else:
-            a = torch.baddbmm(G[:, s], h[:, :size], W_hh_t)
-        a.sigmoid_()  # (D, size, 4H)
+            a.baddbmm_(h[:, :size], W_hh_t)
+        a.sigmoid_()
         i, f, g, o = a.chunk(4, dim=-1)  # (D, size, H) each
         torch.add(minus_one, g, alpha=2, out=g)
-        c = torch.addcmul(f * c[:, :size], i, g)
-        tc = torch.add(c, c).sigmoid_()
+        c = torch.addcmul(f * c[:, :size], i, g, out=C[:, s])
+        tc = torch.add(c, c, out=TC[:, s]).sigmoid_()
         torch.add(minus_one, tc, alpha=2, out=tc)
-        h = o * tc
-        O.append(h)
-        if save:
-            A.append(a), C.append(c), TC.append(tc)
+        h = torch.mul(o, tc, out=O[:, s])
         if sizes[t + 1] < size:  # sequences sizes[t + 1] .. size - 1 end here
             h_n.append(h[:, sizes[t + 1] :]), c_n.append(c[:, sizes[t + 1] :])
     finals = torch.cat(h_n[::-1], dim=1), torch.cat(c_n[::-1], dim=1)  # (D, B, H) each
-    return finals, [torch.cat(t, dim=1) if t else None for t in (A, C, O, TC)]  # (D, N, ·)
+    return finals, [A, C, O, TC] if save else [None, None, O, None]  # (D, N, ·)
 
 
 def _output(O, layout):
@@ -170,7 +182,6 @@ class _LSTMLayer(torch.autograd.Function):
         dc_n = torch.zeros_like(c0) if dc_n is None else dc_n
         per_direction = _onednn(x, h0.shape[1] * H * 4 * H)  # as in the forward pass
         W_hh_t = W_hh.transpose(1, 2).contiguous()  # (D, H, 4H): transposed once, not per step
-        dA = []  # per step, last step first
         dh, dc = dh_n[:, :0], dc_n[:, :0]  # state gradients of the sequences running at a step
         for start, size in reversed(layout.steps):
             s = slice(start, start + size)
@@ -179,12 +190,14 @@ class _LSTMLayer(torch.autograd.Function):
                 dc = torch.cat([dc, dc_n[:, dc.shape[1] : size]], dim=1)
             dh_s = dO[:, s] + dh
             dc_s = torch.addcmul(dc, dh_s, P[:, s])
-            da = torch.cat([dc_s, dc_s, dc_s, dh_s], -1).mul_(M[:, s])  # (D, size, 4H)
-            dA.append(da)
+            # M's rows of this step become dA's, in place: (dc, dc, dc, dh) ⊙ M.
+            da = M[:, s]  # (D, size, 4H)
+            da[..., : 3 * H].unflatten(-1, (3, H)).mul_(dc_s.unsqueeze(2))
+            da[..., 3 * H :].mul_(dh_s)
             dc = dc_s * f[:, s]
             dh = _stack([linear(da[d], W_hh_t[d]) for d in range(D)]) if per_direction else \
                 torch.bmm(da, W_hh)
-        dA = torch.cat(dA[::-1], dim=1)  # (D, N, 4H)
+        dA = M  # (D, N, 4H)
         # The weight gradients as one large product each, after the loop rather than per step.
         xs = [x, x[layout.reverse]][:D]
         dA_t = dA.transpose(1, 2).contiguous()  # (D, 4H, N)

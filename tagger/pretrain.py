@@ -29,21 +29,17 @@ import time
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from tqdm import tqdm
-
-from tagger import data, storage, text
+from tagger import text
 from tagger.config import FORMAT_VERSION
 from tagger.errors import ArgumentParser, TaggerError, cli
-from tagger.lstm import LSTM
-from tagger.model import Pretrained
-from tagger.vocab import PAD, UNK, vector_key
+
+# torch, and the modules of this package that need it, are imported in the functions that use
+# them: `--help` and a mistyped flag then answer at once instead of after the seconds torch
+# takes to load.
+if TYPE_CHECKING:
+    from tagger.model import Pretrained
 
 # The raw-text corpora NLTK packages: name -> the package `nltk.downloader` installs.
 NLTK_TEXTS = {"abc": "abc", "state_union": "state_union", "brown": "brown", "treebank": "treebank",
@@ -88,9 +84,15 @@ class PretrainedText:
 
     @property
     def sizes(self) -> tuple[int, ...]:
+        from tagger.model import Pretrained
+
         return Pretrained.sizes(self.weights, prefix="")
 
     def save(self, folder):
+        from safetensors.torch import save_file
+
+        from tagger import storage
+
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         meta = json.dumps({"format_version": FORMAT_VERSION, "words": self.words,
@@ -101,6 +103,11 @@ class PretrainedText:
 
     @classmethod
     def load(cls, folder) -> "PretrainedText":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        from tagger.vocab import PAD, UNK
+
         folder = Path(folder)
         fix = f"make it with: python -m tagger.pretrain --out {folder}"
         if not all((folder / name).is_file() for name in ("pretrained.json",
@@ -122,6 +129,8 @@ class PretrainedText:
 
 def read_text(name: str):
     """Sentences (lists of tokens) of an NLTK corpus named in NLTK_TEXTS, or of a text file."""
+    from tagger import data
+
     if name in NLTK_TEXTS:
         data.require_nltk(f"corpora/{name}", NLTK_TEXTS[name])
         import nltk.corpus
@@ -163,7 +172,10 @@ def train_vectors(sentences, settings: Settings):
     """-> (words, (V, D) vectors): skip-gram word2vec or fastText, scaled to unit variance like
     nn.Embedding's initial weights, with zero rows for PAD and UNK."""
     # imported here: training a tagger never needs gensim
+    import torch
     from gensim.models import FastText, Word2Vec
+
+    from tagger.vocab import PAD, UNK
 
     kind = FastText if settings.vectors == "fasttext" else Word2Vec
     model = kind(sentences, vector_size=settings.size, window=settings.window,
@@ -182,13 +194,15 @@ def train_vectors(sentences, settings: Settings):
     return [PAD, UNK] + words, vectors
 
 
-def train_language_model(module: Pretrained, sentences, settings: Settings, log):
+def train_language_model(module: "Pretrained", sentences, settings: Settings, log):
     """Train `module.lstm`'s two directions as two language models over frozen vectors: the
     forward direction's state at t predicts word t+1, the backward direction's word t-1.
 
     The two share nothing but their input, so they train apart, `settings.jobs` at a time in
     processes of their own, each from its own seed: one after the other or at once, the same
     weights. The backward model is the forward one reading every sentence right to left."""
+    import torch
+
     state = module.lstm.state_dict()  # a bidirectional LSTM: the forward direction's, then *_reverse
     directions = [{"name": name, "suffix": suffix,
                    "state": {k: state[k + suffix] for k in ("weight_ih_l0", "weight_hh_l0",
@@ -222,6 +236,15 @@ def _train_direction(vectors, pieces, settings: Settings, direction: dict, log=N
     backward one), each state predicting the next word through an adaptive softmax (Grave et
     al. 2017) over all V words (class 0 = UNK), thrown away afterwards: only the LSTM's states
     serve the tagger. -> (the LSTM's state_dict, its perplexity over the last epoch)"""
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    from tqdm import tqdm
+
+    from tagger import data
+    from tagger.lstm import LSTM
+
     name, reverse, spawned = direction["name"], bool(direction["suffix"]), log is None
     if spawned:  # in a process of its own
         torch.set_num_threads(settings.threads)
@@ -273,11 +296,18 @@ def _train_direction(vectors, pieces, settings: Settings, direction: dict, log=N
 
 
 def _pad(rows):
+    import torch
+
     width = max(len(r) for r in rows)
     return torch.tensor([r + [0] * (width - len(r)) for r in rows], dtype=torch.long)
 
 
 def pretrain(settings: Settings, log=print) -> PretrainedText:
+    import torch
+
+    from tagger.model import Pretrained
+    from tagger.vocab import vector_key
+
     start = time.perf_counter()
     torch.manual_seed(settings.seed)
     sentences = [[vector_key(w) for w in s] for name in settings.text for s in read_text(name)]
@@ -336,6 +366,8 @@ def main(argv=None):
                               f"{'positive' if name == 'lm_lr' else f'at least {least}'}, "
                               f"got {getattr(args, name)}")
     settings = Settings(**{**vars(args), "text": tuple(args.text)})
+    import torch
+
     torch.set_num_threads(settings.threads)
     result = pretrain(settings, log=lambda m: print(m, file=sys.stderr, flush=True))
     result.save(settings.out)

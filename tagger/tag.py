@@ -29,10 +29,12 @@ import time
 import traceback
 from collections import deque
 
-import torch
-from tagger import storage, text
+from tagger import text
 from tagger.config import resolve_device
 from tagger.errors import ArgumentParser, TaggerError, cli
+
+# torch, and the modules of this package that need it, are imported where they are used: `--help`
+# and a mistyped flag then answer at once instead of after the seconds torch takes to load.
 
 # Sentences are batched by tokens, not by count, so a 10,000-token sentence and a million short
 # ones both keep memory bounded.
@@ -61,6 +63,8 @@ class PosTagger:
     (its vocabulary decides which words count as unknown)."""
 
     def __init__(self, model, vocab, config, device="cpu"):
+        import torch
+
         self.model, self.vocab, self.config = model.eval(), vocab, config
         self.device = torch.device(device)
         self.members = [(self.model, vocab)]
@@ -68,6 +72,8 @@ class PosTagger:
     @classmethod
     def load(cls, folder="models/latest", device="auto"):
         """The model saved in `folder`, or the ensemble of those in a list of folders."""
+        from tagger import storage
+
         folders = [folder] if isinstance(folder, (str, os.PathLike)) else list(folder)
         if not folders:
             raise ValueError("PosTagger.load needs at least one model folder")
@@ -109,14 +115,16 @@ class PosTagger:
                 size += n
         return tags
 
-    @torch.inference_mode()
     def _predict_batch(self, sentences):
-        if len(self.members) == 1:
-            scores = self.model(self.vocab.batch(sentences).to(self.device))  # (B, T, num_tags)
-        else:  # each member reads the sentences through its own vocabulary
-            scores = sum(model(vocab.batch(sentences).to(self.device)).exp()
-                         for model, vocab in self.members)  # (B, T, num_tags)
-        best = scores.argmax(-1).cpu()  # (B, T)
+        import torch
+
+        with torch.inference_mode():
+            if len(self.members) == 1:
+                scores = self.model(self.vocab.batch(sentences).to(self.device))  # (B, T, num_tags)
+            else:  # each member reads the sentences through its own vocabulary
+                scores = sum(model(vocab.batch(sentences).to(self.device)).exp()
+                             for model, vocab in self.members)  # (B, T, num_tags)
+            best = scores.argmax(-1).cpu()  # (B, T)
         return [self.vocab.decode_tags(row[: len(s)].tolist()) for row, s in zip(best, sentences)]
 
     def tag(self, tokens):
@@ -176,8 +184,8 @@ def _lines(args):
     # output line that matches no input line), and bytes that are not UTF-8 read as U+FFFD,
     # wherever the text comes from: a stray byte must not end a long run with a traceback.
     if args.text:
-        for text in args.text:  # undecodable bytes reach sys.argv as lone surrogates
-            yield text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        for line in args.text:  # undecodable bytes reach sys.argv as lone surrogates
+            yield line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     elif args.file:
         try:
             with open(args.file, encoding="utf-8", errors="replace", newline="\n") as f:
@@ -224,6 +232,8 @@ def _start_worker(model, device, threads, started):
     global _worker_tagger
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     try:
+        import torch
+
         torch.set_num_threads(threads)
         _worker_tagger = PosTagger.load(model, device)
         started.put(None)
@@ -348,6 +358,8 @@ def main(argv=None):
         return tokens
 
     windows = _windows(_lines(args), args.window)  # bounded memory however long the input
+    import torch
+
     if args.workers == 1:
         if threads:
             torch.set_num_threads(threads)

@@ -23,19 +23,12 @@ import threading
 import time
 from contextlib import contextmanager
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm import tqdm
-
-from tagger import checkpoint, data, distributed, storage
 from tagger.config import Config, resolve_device
 from tagger.errors import ArgumentParser, Interrupted, cli
-from tagger.model import Tagger
-from tagger.pretrain import PretrainedText
-from tagger.tag import PosTagger
-from tagger.vocab import IGNORE_INDEX, Vocab
+
+# torch, and the modules of this package that need it, are imported in the functions that use
+# them: `--help` and a mistyped flag then answer at once instead of after the seconds torch
+# takes to load.
 
 # The treebank's bracket tokens (-LRB-, -RCB-...), whose case is part of the name.
 BRACKET = re.compile(r"-[LR][RCS]B-")
@@ -44,6 +37,8 @@ BRACKET = re.compile(r"-[LR][RCS]B-")
 def word_dropout(words, counts, alpha, generator):
     """Replace word w by <unk> with probability alpha / (alpha + count(w)), so that rare words
     teach the model what to do with words it has never seen (Kiperwasser & Goldberg, 2016)."""
+    import torch
+
     p = alpha / (alpha + counts[words])  # (B, T)
     drop = torch.rand(words.shape, generator=generator, device=words.device) < p
     return torch.where(drop & (words > 1), torch.full_like(words, 1), words)  # 1 is <unk>
@@ -55,6 +50,8 @@ def recase(sentences, share, generator):
     treebank's sentences are all properly cased, and the model would otherwise learn that a small
     letter means a common word and a capital a proper noun. The words' ids do not change (they are
     looked up lower-cased); the character encoder sees the new case."""
+    import torch
+
     draws = torch.rand(len(sentences), generator=generator, device=generator.device).tolist()
     recased = []
     for words, draw in zip(sentences, draws):
@@ -71,6 +68,11 @@ def tag_loss(log_probs, tags, tag_set_mask):
     id past the last tag: a row of `tag_set_mask`) counts -log p(set) = -log of the sum of its
     tags' probabilities, which lets the model put the mass on whichever of them the context
     favours. log_probs (N, num_tags), tags (N,), tag_set_mask (num_tags + num_sets, num_tags)."""
+    import torch
+    import torch.nn.functional as F
+
+    from tagger.vocab import IGNORE_INDEX
+
     num_tags = log_probs.shape[-1]
     in_set = tags >= num_tags
     if not in_set.any():
@@ -95,6 +97,8 @@ def learning_rate(config: Config, epoch: int) -> float:
 def _ema_of_trained(model, decay):
     """AveragedModel's EMA update, applied to the weights that train: a frozen weight's average
     is the weight itself, and the pretrained part's 6.5M of them cost 3% of an epoch to average."""
+    from torch.optim.swa_utils import get_ema_multi_avg_fn
+
     ema = get_ema_multi_avg_fn(decay)
     # AveragedModel passes the model's weights detached (and grouped by dtype): the same memory.
     trained = {p.data_ptr() for p in model.parameters() if p.requires_grad}
@@ -119,6 +123,17 @@ def train(config: Config, log=log):
     from the checkpoint beside config.out. Ctrl-C or SIGTERM raises `Interrupted` between two
     batches.
     In a process group (torchrun), every rank trains; the ranks other than 0 return None."""
+    import torch
+    from torch import nn
+    from torch.optim.swa_utils import AveragedModel
+    from tqdm import tqdm
+
+    from tagger import checkpoint, data, distributed, storage
+    from tagger.model import Tagger
+    from tagger.pretrain import PretrainedText
+    from tagger.tag import PosTagger
+    from tagger.vocab import Vocab
+
     config.validate()
     device = resolve_device(config.device)
     rank, processes, main = distributed.rank(), distributed.world_size(), distributed.is_main()
@@ -344,11 +359,22 @@ def _restored(handler):
     return handler if handler is not None else signal.default_int_handler
 
 
-@distributed.exits_at_once
 @cli
-def main(argv=None):
+def parse_args(argv=None) -> Config:
     parser = ArgumentParser(prog="python -m tagger.train", description=__doc__.split("\n")[0])
-    config = Config.from_args(Config.add_arguments(parser).parse_args(argv))
+    return Config.from_args(Config.add_arguments(parser).parse_args(argv))
+
+
+def main(argv=None):
+    config = parse_args(argv)  # --help and a flag's error end here, before torch loads
+    from tagger import distributed
+
+    distributed.exits_at_once(cli(_run))(config)
+
+
+def _run(config: Config):
+    from tagger import distributed
+
     # Under torchrun, this process is one rank of the run until train() ends, by an error too.
     with distributed.process_group(resolve_device(config.device)):
         try:
