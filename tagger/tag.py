@@ -90,42 +90,52 @@ class PosTagger:
 
     def predict(self, sentences):
         """Tags only: one list of tags per sentence of tokens."""
+        return [tags for tags, _ in self.predict_scored(sentences)]
+
+    def predict_scored(self, sentences):
+        """(tags, probabilities) per sentence of tokens: each token's best tag, and the probability
+        the model gives it (for an ensemble, the mean over its models)."""
         pieces, owners = [], []
         for k, sentence in enumerate(sentences):
             for piece in split_long(sentence):
                 pieces.append(piece)
                 owners.append(k)
-        tags = [[] for _ in sentences]
-        for k, piece_tags in zip(owners, self._predict_pieces(pieces)):
-            tags[k].extend(piece_tags)
-        return tags
+        scored = [([], []) for _ in sentences]
+        for k, (tags, probabilities) in zip(owners, self._predict_pieces(pieces)):
+            scored[k][0].extend(tags)
+            scored[k][1].extend(probabilities)
+        return scored
 
     def _predict_pieces(self, sentences):
         order = sorted(range(len(sentences)), key=lambda k: len(sentences[k]))
-        tags = [[] for _ in sentences]
+        scored = [([], []) for _ in sentences]
         batch, size = [], 0
         for k in order + [None]:  # None flushes the last batch
             n = len(sentences[k]) if k is not None else 0
             if batch and (k is None or (size + n) > TOKENS_PER_BATCH):
                 for j, t in zip(batch, self._predict_batch([sentences[j] for j in batch])):
-                    tags[j] = t
+                    scored[j] = t
                 batch, size = [], 0
             if k is not None and n:
                 batch.append(k)
                 size += n
-        return tags
+        return scored
 
     def _predict_batch(self, sentences):
         import torch
 
         with torch.inference_mode():
             if len(self.members) == 1:
-                scores = self.model(self.vocab.batch(sentences).to(self.device))  # (B, T, num_tags)
+                log_probs = self.model(self.vocab.batch(sentences).to(self.device))  # (B, T, num_tags)
+                probs, best = log_probs.max(-1)  # (B, T) each
+                probs = probs.exp()
             else:  # each member reads the sentences through its own vocabulary
-                scores = sum(model(vocab.batch(sentences).to(self.device)).exp()
-                             for model, vocab in self.members)  # (B, T, num_tags)
-            best = scores.argmax(-1).cpu()  # (B, T)
-        return [self.vocab.decode_tags(row[: len(s)].tolist()) for row, s in zip(best, sentences)]
+                mean = sum(model(vocab.batch(sentences).to(self.device)).exp()
+                           for model, vocab in self.members) / len(self.members)  # (B, T, num_tags)
+                probs, best = mean.max(-1)
+            probs, best = probs.cpu(), best.cpu()
+        return [(self.vocab.decode_tags(row[: len(s)].tolist()), p[: len(s)].tolist())
+                for row, p, s in zip(best, probs, sentences)]
 
     def tag(self, tokens):
         """[(token, tag), ...] for one tokenized sentence, as nltk.tag.TaggerI.tag."""

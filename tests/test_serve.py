@@ -1,0 +1,266 @@
+"""Tests for tagger.serve: the HTTP API in process (FastAPI's TestClient), checked against the
+PosTagger it serves; any JSON payload gets a documented error or one tag per token (hypothesis);
+concurrent clients share forward passes; a real server finishes its requests on SIGTERM; and the
+web page, in a real headless Chromium, shows the tags of what is typed into it."""
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tagger.config import Config
+from tagger.serve import create_app, wait_until_serving
+from tagger.tag import PosTagger
+from tagger.text import tokenize
+from tagger.train import train
+
+TINY = dict(corpus="toy", epochs=10, embedding_size=16, char_embedding_size=8, char_hidden_size=8,
+            hidden_size=16, progress=False, threads=1, device="cpu")
+ERROR_STATUSES = {400, 413, 422, 503}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("serve") / "model"
+    train(Config(**TINY, out=str(out)), log=lambda message: None)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def tagger(model_dir):
+    return PosTagger.load(model_dir, "cpu")
+
+
+@pytest.fixture(scope="module")
+def client(tagger, model_dir):
+    with TestClient(create_app(tagger, [model_dir], max_body=20_000, max_tokens=500)) as c:
+        yield c
+
+
+def test_text_is_tokenized_as_the_command_line_does_and_tagged_as_the_tagger_does(client, tagger):
+    lines = ["The dog ate the apple.", "", "He said “hello” (twice)…"]
+    got = client.post("/tag", json={"text": "\n".join(lines)})
+    assert got.status_code == 200, got.text
+    sentences = got.json()["sentences"]
+    expected = [tokenize(line) for line in lines if line]
+    assert [s["tokens"] for s in sentences] == expected
+    scored = tagger.predict_scored(expected)
+    assert [s["tags"] for s in sentences] == [tags for tags, _ in scored]
+    for s, (_, probabilities) in zip(sentences, scored):
+        assert s["probabilities"] == pytest.approx(probabilities, abs=1e-4)
+        assert all(0 < p <= 1 for p in s["probabilities"])
+
+
+def test_sentences_are_tagged_as_given(client, tagger):
+    sentences = [["New York-based", "dogs", "bark"], ["<b>", "&amp;", "日本語", "🙂"], []]
+    got = client.post("/tag", json={"sentences": sentences}).json()["sentences"]
+    assert [s["tokens"] for s in got] == sentences
+    assert [s["tags"] for s in got] == tagger.predict(sentences)
+
+
+def test_health_model_page_and_openapi(client, model_dir, tagger):
+    assert client.get("/health").json() == {"status": "ok"}
+    model = client.get("/model").json()
+    assert model["models"] == [model_dir] and model["tags"] == list(tagger.vocab.tags)
+    assert model["config"]["hidden_size"] == 16
+    assert model["test"][0]["accuracy"] == json.load(open(f"{model_dir}/metrics.json"))["test"][
+        "accuracy"]
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="text"' in page.text
+    assert client.get("/static/app.js").status_code == 200
+    assert "/tag" in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("body, headers, status, words", [
+    (b"{not json", {"content-type": "application/json"}, 400, "not valid JSON"),
+    (b"\xff\xfe{}", {"content-type": "application/json"}, 400, ""),
+    (b"[1, 2]", {"content-type": "application/json"}, 422, "send"),
+    (b'"a string"', {"content-type": "application/json"}, 422, "send"),
+    (b"{}", {"content-type": "application/json"}, 422, "exactly one"),
+    (b'{"text": "a", "sentences": [["a"]]}', {"content-type": "application/json"}, 422, "exactly one"),
+    (b'{"text": 5}', {"content-type": "application/json"}, 422, "text"),
+    (b'{"text": null}', {"content-type": "application/json"}, 422, "exactly one"),
+    (b'{"sentences": "The dog"}', {"content-type": "application/json"}, 422, "sentences"),
+    (b'{"sentences": [["a", 1]]}', {"content-type": "application/json"}, 422, "sentences"),
+    (b'{"sentences": [["a", ""]]}', {"content-type": "application/json"}, 422, "empty string"),
+    (b'{"text": "a", "extra": 1}', {"content-type": "application/json"}, 422, "extra"),
+    (b'{"text": "   \\n\\t "}', {"content-type": "application/json"}, 422, "nothing to tag"),
+    (b'{"text": ""}', {"content-type": "application/json"}, 422, "nothing to tag"),
+    (json.dumps({"text": "dog " * 501}).encode(), {"content-type": "application/json"}, 413,
+     "501 tokens"),
+    (json.dumps({"text": "x" * 30_000}).encode(), {"content-type": "application/json"}, 413,
+     "20,000 bytes"),
+    (b"[" * 10_000, {"content-type": "application/json"}, 400, ""),
+    (b"text=dog", {"content-type": "application/x-www-form-urlencoded"}, 400, "not valid JSON"),
+])
+def test_bad_requests_get_a_json_error_with_their_status(client, body, headers, status, words):
+    got = client.post("/tag", content=body, headers=headers)
+    assert got.status_code == status, got.text
+    assert words in got.json()["error"]
+    assert client.get("/health").status_code == 200  # and the server goes on
+
+
+def test_a_body_over_the_limit_is_refused_as_it_arrives_without_a_declared_length(client):
+    def chunks():  # sent chunked: no content-length to refuse it by
+        for _ in range(30):
+            yield b" " * 1_000
+
+    got = client.post("/tag", content=chunks(), headers={"content-type": "application/json"})
+    assert got.status_code == 413 and "20,000 bytes" in got.json()["error"]
+
+
+def test_lone_surrogates_and_any_unicode_are_tagged(client):
+    got = client.post("/tag", content=b'{"sentences": [["\\ud800x", "\\u0000", "a\\u200bb"]], '
+                                      b'"text": null}', headers={"content-type": "application/json"})
+    assert got.status_code == 200, got.text
+    assert got.json()["sentences"][0]["tokens"] == ["\ufffdx", "\x00", "a\u200bb"]
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+                           | st.text(max_size=30),
+                           lambda children: st.lists(children, max_size=4)
+                           | st.dictionaries(st.text(max_size=10), children, max_size=3),
+                           max_leaves=20)
+payloads = (json_values
+            | st.fixed_dictionaries({"text": st.text(max_size=200)})
+            | st.fixed_dictionaries({"sentences": st.lists(st.lists(st.text(max_size=12),
+                                                                    max_size=12), max_size=5)}))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=payloads)
+def test_any_json_gets_a_documented_error_or_one_tag_per_token(client, payload):
+    got = client.post("/tag", json=payload)
+    if got.status_code == 200:
+        for s in got.json()["sentences"]:
+            assert len(s["tags"]) == len(s["tokens"]) == len(s["probabilities"])
+        if isinstance(payload, dict) and "sentences" in payload:
+            assert [len(s["tokens"]) for s in got.json()["sentences"]] == \
+                [len(s) for s in payload["sentences"]]
+    else:
+        assert got.status_code in ERROR_STATUSES, got.text
+        assert isinstance(got.json()["error"], str)
+
+
+def test_concurrent_requests_share_forward_passes_and_each_gets_its_own_tags(tagger, model_dir):
+    app = create_app(tagger, [model_dir], max_wait=0.05)
+    sentences = [["The", "dog", "ate", f"apple{k}"] if k % 2 else ["A", "cat", "."]
+                 for k in range(24)]
+    with TestClient(app) as c:
+        results = [None] * len(sentences)
+
+        def ask(k):
+            results[k] = c.post("/tag", json={"sentences": [sentences[k]]}).json()
+
+        threads = [threading.Thread(target=ask, args=(k,)) for k in range(len(sentences))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert app.state.batcher.forward_passes < len(sentences) / 2
+    expected = tagger.predict(sentences)
+    assert [r["sentences"][0]["tags"] for r in results] == expected
+
+
+def test_too_many_queued_tokens_get_503_not_unbounded_memory(tagger, model_dir):
+    app = create_app(tagger, [model_dir], max_wait=0.2, max_queued_tokens=10)
+    with TestClient(app) as c:
+        statuses = []
+
+        def ask():
+            statuses.append(c.post("/tag", json={"sentences": [["a"] * 4]}).status_code)
+
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(set(statuses)) == [200, 503]
+        assert c.post("/tag", json={"text": "ok"}).status_code == 200  # it recovers
+
+
+# --- a real server ---------------------------------------------------------------------------
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(model_dir):
+    """`python -m tagger.serve` as a user starts it; yields its base URL and process."""
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "tagger.serve", "--model", model_dir,
+                                "--port", str(port), "--threads", "1", "--max-wait-ms", "300"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_serving(url, process)
+    yield url, process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_bad_flags_are_one_line_errors(run_cli, one_line_error):
+    one_line_error(run_cli("tagger.serve", "--port", "-1"), "--port must be at least 0")
+    one_line_error(run_cli("tagger.serve", "--model", "/no/such/model"), "/no/such/model")
+
+
+@pytest.mark.skipif(not shutil.which("chromium") and not shutil.which("chromium-browser"),
+                    reason="no Chromium installed (apt-get install chromium); .ci/run installs it")
+def test_the_page_shows_the_tags_of_typed_text_in_a_real_browser(server, tagger):
+    from playwright.sync_api import sync_playwright
+
+    url, _ = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium")
+                                    or shutil.which("chromium-browser"))
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.fill("#text", "The dog ate the apple\nA cat <b>&amp;")
+        page.click("#tag")
+        page.wait_for_selector("#result .token")
+        sentences = page.eval_on_selector_all(
+            "#result .sentence", "rows => rows.map(r => [...r.querySelectorAll('.token')].map("
+                                 "t => [t.querySelector('.word').textContent, t.dataset.tag, "
+                                 "t.getAttribute('title')]))")
+        expected = [["The", "dog", "ate", "the", "apple"], tokenize("A cat <b>&amp;")]
+        assert [[w for w, _, _ in s] for s in sentences] == expected
+        assert [[t for _, t, _ in s] for s in sentences] == tagger.predict(expected)
+        assert "probability" in sentences[0][0][2]
+        page.fill("#text", "   ")
+        page.click("#tag")
+        page.wait_for_selector("#error:not([hidden])")
+        assert "nothing to tag" in page.text_content("#error")
+        assert page.locator("#model").text_content().endswith("model")  # the folder's name
+        browser.close()
+
+
+def test_sigterm_finishes_the_requests_in_flight_then_exits(server):
+    url, process = server
+    results = []
+
+    def ask():  # held in the batcher for --max-wait-ms (300 ms) when the signal comes
+        results.append(httpx.post(url + "/tag", json={"text": "The dog ate the apple"},
+                                  timeout=30))
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    thread.join()
+    assert results and results[0].status_code == 200
+    assert results[0].json()["sentences"][0]["tokens"] == ["The", "dog", "ate", "the", "apple"]
+    # Then it ends as a process that SIGTERM ends: uvicorn raises the signal again once done.
+    assert process.wait(timeout=30) == -signal.SIGTERM
