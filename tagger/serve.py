@@ -6,7 +6,8 @@
     GET  /health  {"status": "ok"}
     GET  /model   the models' folders, config, tag set and test figures (metrics.json)
     GET  /        a web page: type text, see each word's tag (static files in tagger/static)
-    GET  /docs    the OpenAPI documentation FastAPI makes from the code
+    GET  /openapi.json  the OpenAPI schema FastAPI makes from the code (/docs shows it, with
+                  Swagger UI's files from their CDN)
 
 The model is loaded once. Requests from concurrent clients are tagged together: the first waits
 at most `--max-wait-ms` for others, and a batch closes early at TOKENS_PER_BATCH tokens, so many
@@ -208,7 +209,10 @@ def create_app(tagger, folders, max_body=1_000_000, max_tokens=10_000, max_wait=
             if scope["type"] != "http":
                 return await app(scope, receive, send)
             declared = dict(scope["headers"]).get(b"content-length")
-            if declared is not None and (not declared.isdigit() or int(declared) > max_body):
+            if declared is not None and not declared.isdigit():
+                return await error(400, "the Content-Length header is not a number")(
+                    scope, receive, send)
+            if declared is not None and int(declared) > max_body:
                 return await error(413, too_large)(scope, receive, send)
             received = 0
 

@@ -68,6 +68,12 @@ def test_sentences_are_tagged_as_given(client, tagger):
     assert [s["tags"] for s in got] == tagger.predict(sentences)
 
 
+def test_other_paths_and_methods_get_json_errors_too(client):
+    assert client.get("/tag").json() == {"error": "Method Not Allowed"}
+    assert client.get("/nope").status_code == 404 and "error" in client.get("/nope").json()
+    assert client.get("/static/../serve.py").status_code == 404
+
+
 def test_health_model_page_and_openapi(client, model_dir, tagger):
     assert client.get("/health").json() == {"status": "ok"}
     model = client.get("/model").json()
@@ -102,6 +108,8 @@ def test_health_model_page_and_openapi(client, model_dir, tagger):
      "20,000 bytes"),
     (b"[" * 10_000, {"content-type": "application/json"}, 400, ""),
     (b"text=dog", {"content-type": "application/x-www-form-urlencoded"}, 400, "not valid JSON"),
+    (b'{"text": "a"}', {"content-type": "application/json", "content-length": "1e9"}, 400,
+     "Content-Length"),
 ])
 def test_bad_requests_get_a_json_error_with_their_status(client, body, headers, status, words):
     got = client.post("/tag", content=body, headers=headers)
