@@ -45,6 +45,13 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message):
         raise TaggerError(f"{message}; see {self.prog} --help")
 
+    def require_at_least(self, args, **least):
+        """The one-line error for the first of these flags below its least value."""
+        for name, bound in least.items():
+            if getattr(args, name) < bound:
+                self.error(f"--{name.replace('_', '-')} must be at least {bound}, got "
+                           f"{getattr(args, name)}")
+
 
 def cli(main):
     """Wrap a command-line `main` so a TaggerError ends the program with one line and exit code 2,

@@ -82,16 +82,6 @@ def read_request(body: bytes) -> list[list[str]]:
     return sentences
 
 
-class _Wrap:
-    """Starlette middleware made of a function from ASGI app to ASGI app."""
-
-    def __init__(self, app, wrap):
-        self.app = wrap(app)
-
-    async def __call__(self, scope, receive, send):
-        await self.app(scope, receive, send)
-
-
 class Overloaded(Exception):
     """More tokens wait to be tagged than the server takes on."""
 
@@ -175,7 +165,6 @@ def create_app(tagger, folders, max_body=1_000_000, max_tokens=10_000, max_wait=
 
     app = FastAPI(title="tagger", summary=__doc__.split("\n")[0], lifespan=lifespan)
     app.state.batcher = batcher
-    app.add_middleware(_Wrap, wrap=lambda inner: limit_body(inner))
 
     class TagRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -201,13 +190,16 @@ def create_app(tagger, folders, max_body=1_000_000, max_tokens=10_000, max_wait=
 
     too_large = f"the body is over {max_body:,} bytes; send less text per request"
 
-    def limit_body(app):
+    class LimitBody:
         """ASGI middleware: a body whose declared size is over the limit is refused unread; one
-        that grows over it as it arrives, as soon as it does (HTTPException -> 413 below)."""
+        that grows over it as it arrives, as soon as it does (HTTPException -> 413 above)."""
 
-        async def limited(scope, receive, send):
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
             if scope["type"] != "http":
-                return await app(scope, receive, send)
+                return await self.app(scope, receive, send)
             declared = dict(scope["headers"]).get(b"content-length")
             if declared is not None and not declared.isdigit():
                 return await error(400, "the Content-Length header is not a number")(
@@ -224,9 +216,9 @@ def create_app(tagger, folders, max_body=1_000_000, max_tokens=10_000, max_wait=
                     raise HTTPException(413, too_large)
                 return message
 
-            await app(scope, counted, send)
+            await self.app(scope, counted, send)
 
-        return limited
+    app.add_middleware(LimitBody)
 
     # The body is read and checked here rather than by FastAPI from TagRequest, which only
     # documents it: FastAPI's parsing and checking took more of the server's time than tagging.
@@ -323,18 +315,16 @@ def main(argv=None):
                         help="tokens waiting to be tagged beyond which requests get 503 "
                              "(default: 100,000)")
     args = parser.parse_args(argv)
-    for name, least in (("port", 0), ("threads", 0), ("max_body", 1), ("max_tokens", 1),
-                        ("max_wait_ms", 0), ("max_queued_tokens", 1)):
-        if getattr(args, name) < least:
-            parser.error(f"--{name.replace('_', '-')} must be at least {least}, got "
-                         f"{getattr(args, name)}")
+    parser.require_at_least(args, port=0, threads=0, max_body=1, max_tokens=1, max_wait_ms=0,
+                            max_queued_tokens=1)
     import torch
     import uvicorn
 
     from tagger.tag import PosTagger, _cores
 
-    # The event loop parses and answers requests while the model tags: on 2 cores, 1 torch
-    # thread served 15% more requests than 2 (scripts/bench_serve.py, 64 clients).
+    # The event loop parses and answers requests while the model tags, so it keeps a core of its
+    # own: on 2 cores, 1 torch thread served 821 requests/s against 711 with 2 (64 clients, one
+    # pair of runs of scripts/bench_serve.py; later runs spread over 567-821).
     torch.set_num_threads(args.threads or max(1, _cores() - 1))
     folders = args.model or ["models/latest"]
     start = time.perf_counter()

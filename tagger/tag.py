@@ -353,9 +353,7 @@ def main(argv=None):
     # 450 MB more on 1.2M tokens of Brown without making tagging any faster. Read at oneDNN's first use (workers
     # inherit it); the user's own setting wins.
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
-    for name, least in (("workers", 1), ("threads", 0), ("window", 1)):
-        if getattr(args, name) < least:
-            parser.error(f"--{name} must be at least {least}, got {getattr(args, name)}")
+    parser.require_at_least(args, workers=1, threads=0, window=1)
     start = time.perf_counter()
     threads = args.threads or (max(1, _cores() // args.workers) if args.workers > 1 else 0)
     out = sys.stdout
