@@ -30,7 +30,7 @@ from eval_treebank import ENCODERS, PERCEPTRON, spread, train_all
 
 from tagger import data, evaluate as ev
 from tagger.config import Config
-from tagger.errors import cli
+from tagger.errors import ArgumentParser, cli
 from tagger.tag import PosTagger
 from tagger.text import treebank_forms
 from tagger.vocab import TAG_SET, Vocab
@@ -105,10 +105,8 @@ def train_flags(argv):
     return flags
 
 
-@cli
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(argv) -> tuple[argparse.Namespace, Config]:
+    parser = ArgumentParser(prog="scripts/eval_english.py", description=__doc__.split("\n")[0])
     Config.add_arguments(parser)
     parser.set_defaults(corpus="english")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
@@ -124,44 +122,67 @@ def main(argv=None):
     parser.add_argument("--score", nargs="+", metavar="MODEL",
                         help="only score these model folders (an ensemble when joined by '+')")
     args = parser.parse_args(argv)
-    base = Config.from_args(args)
+    parser.require_at_least(args, jobs=1)
+    return args, Config.from_args(args)
+
+
+@cli
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args, base = parse_args(argv)
     seeds = args.seeds or [base.seed]
     masc = data.masc_dev()
     splits = data.load_corpus(base)
-    results, commands = {}, {}
-
     if args.score:
-        for spec in args.score:
-            tagger = PosTagger.load(spec.split("+"), base.device)
-            metrics_file = Path(spec.split("+")[0]) / "metrics.json"
-            metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
-            results[spec] = [{**score(tagger.predict, tagger.vocab.is_known, splits.test, masc),
-                              "train_seconds": metrics.get("train_seconds")}]
+        results, commands = score_folders(args.score, base, splits, masc), {}
     else:
-        if args.perceptron:
-            results[PERCEPTRON] = [_perceptron_scores(resolve_sets(splits.train + splits.more),
-                                                      splits, masc, seeds[0])]
-            commands[PERCEPTRON] = "(trained by this script on the same sentences, 5 iterations)"
-        configs = {(encoder, seed): dataclasses.replace(
-            base, encoder=encoder, seed=seed,
-            out=str(Path(args.models) / f"{splits.name}-{encoder}"
-                    f"{'-pretrained' if base.pretrained else ''}-seed{seed}"))
-            for encoder in args.encoders for seed in seeds}
-        trained = train_all(list(configs.values()), args.reuse, args.jobs)
-        flags = train_flags(argv)
-        for encoder in args.encoders:
-            results[encoder] = []
-            for seed in seeds:
-                config = configs[encoder, seed]
-                tagger = PosTagger.load(config.out, base.device)
-                results[encoder].append({
-                    **score(tagger.predict, tagger.vocab.is_known, splits.test, masc),
-                    "train_seconds": trained[config.out].get("train_seconds"), "seed": seed})
-                commands.setdefault(encoder, []).append(command(config, flags))
+        results, commands = train_and_score(args, base, seeds, splits, masc, train_flags(argv))
+    write_report(Path(args.report), base, seeds, splits.name, results, commands)
 
+
+def score_folders(specs, base, splits, masc) -> dict:
+    """name -> [figures] of each model folder (or '+'-joined ensemble) as it is."""
+    results = {}
+    for spec in specs:
+        tagger = PosTagger.load(spec.split("+"), base.device)
+        metrics_file = Path(spec.split("+")[0]) / "metrics.json"
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+        results[spec] = [{**score(tagger.predict, tagger.vocab.is_known, splits.test, masc),
+                          "train_seconds": metrics.get("train_seconds")}]
+    return results
+
+
+def train_and_score(args, base, seeds, splits, masc, flags) -> tuple[dict, dict]:
+    """The perceptron and every encoder x seed, trained (or reused) and scored: name -> [figures
+    per seed], and name -> the commands that reproduce them."""
+    results, commands = {}, {}
+    if args.perceptron:
+        results[PERCEPTRON] = [_perceptron_scores(resolve_sets(splits.train + splits.more),
+                                                  splits, masc, seeds[0])]
+        commands[PERCEPTRON] = "(trained by this script on the same sentences, 5 iterations)"
+    configs = {(encoder, seed): dataclasses.replace(
+        base, encoder=encoder, seed=seed,
+        out=str(Path(args.models) / f"{splits.name}-{encoder}"
+                f"{'-pretrained' if base.pretrained else ''}-seed{seed}"))
+        for encoder in args.encoders for seed in seeds}
+    trained = train_all(list(configs.values()), args.reuse, args.jobs)
+    for encoder in args.encoders:
+        results[encoder] = []
+        for seed in seeds:
+            config = configs[encoder, seed]
+            tagger = PosTagger.load(config.out, base.device)
+            results[encoder].append({
+                **score(tagger.predict, tagger.vocab.is_known, splits.test, masc),
+                "train_seconds": trained[config.out].get("train_seconds"), "seed": seed})
+            commands.setdefault(encoder, []).append(command(config, flags))
+    return results, commands
+
+
+def write_report(report, base, seeds, corpus, results, commands):
+    """report.md and report.json into `report`, and the report to stdout."""
     table = "\n".join(HEADER + [row(name, r) for name, r in results.items()])
     first = next(iter(results.values()))[0]
-    lines = [f"# {splits.name}: the treebank test split and MASC dev", "",
+    lines = [f"# {corpus}: the treebank test split and MASC dev", "",
              f"MASC dev: {first['masc_tokens']:,} scored tokens in {first['masc_sentences']:,} "
              f"sentences, {first['masc_unknown_tokens']:,} unknown to the first tagger's training "
              "data. Mean ± sd over seeds.", "", table, "", "## Commands", ""]
@@ -173,11 +194,10 @@ def main(argv=None):
         lines.append(f"| {genre} | " + " | ".join(
             f"{100 * sum(r['genres'][genre] for r in rs) / len(rs):.1f}" for rs in results.values())
             + " |")
-    report = Path(args.report)
     report.mkdir(parents=True, exist_ok=True)
     (report / "report.md").write_text("\n".join(lines) + "\n")
     (report / "report.json").write_text(json.dumps(
-        {"corpus": splits.name, "config": dataclasses.asdict(base), "seeds": seeds,
+        {"corpus": corpus, "config": dataclasses.asdict(base), "seeds": seeds,
          "results": results, "commands": commands}, indent=2))
     print("\n".join(lines))
 

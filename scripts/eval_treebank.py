@@ -40,7 +40,7 @@ import torch
 
 from tagger import data, evaluate as ev
 from tagger.config import Config
-from tagger.errors import TaggerError, cli
+from tagger.errors import ArgumentParser, TaggerError, cli
 from tagger.tag import PosTagger
 from tagger.train import train
 from tagger.vocab import Vocab
@@ -60,10 +60,6 @@ def tagging_speed(tag_sents, sentences, repeats=3):
     return tokens / min(times)
 
 
-# Settings that do not change what a run learns: a reused model may differ in these.
-RUN_ONLY = {"out", "threads", "progress", "resume", "device"}
-
-
 def reusable(config, reuse):
     """The metrics of the model already trained with this config in config.out, if --reuse."""
     folder = Path(config.out)
@@ -80,7 +76,8 @@ def reusable(config, reuse):
                            "train_seconds": None}  # nor is its time
         differ = [f"--{f.name.replace('_', '-')} {getattr(saved, f.name)} (asked "
                   f"{getattr(config, f.name)})" for f in dataclasses.fields(Config)
-                  if f.name not in RUN_ONLY and getattr(saved, f.name) != getattr(config, f.name)]
+                  if f.name not in Config.run_only()
+                  and getattr(saved, f.name) != getattr(config, f.name)]
         if differ:
             raise TaggerError(f"{folder} was trained with other settings: {', '.join(differ)}; "
                               "give the same flags, or drop --reuse to retrain it")
@@ -103,6 +100,8 @@ def same_model_with_epochs(saved, metrics, epochs) -> bool:
 def _train_logged(config):
     """One run in a worker process of --jobs: its log lines start with the model's name."""
     name = Path(config.out).name
+    if config.threads:
+        torch.set_num_threads(config.threads)
     return config.out, train(config, log=lambda line: print(f"{name}: {line}", file=sys.stderr,
                                                            flush=True))
 
@@ -166,9 +165,8 @@ def seeds_table(rows: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-@cli
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(argv=None) -> tuple[argparse.Namespace, Config]:
+    parser = ArgumentParser(prog="scripts/eval_treebank.py", description=__doc__.split("\n")[0])
     Config.add_arguments(parser)
     parser.set_defaults(corpus="treebank")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
@@ -183,10 +181,13 @@ def main(argv=None):
                         help="train this many models at a time, each in its own process "
                              "(default: 1)")
     args = parser.parse_args(argv)
-    for name in ("ensemble", "jobs"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
-    base = Config.from_args(args)
+    parser.require_at_least(args, ensemble=1, jobs=1)
+    return args, Config.from_args(args)
+
+
+@cli
+def main(argv=None):
+    args, base = parse_args(argv)
     seeds = args.seeds or [base.seed]
     if base.threads:
         torch.set_num_threads(base.threads)
@@ -196,17 +197,27 @@ def main(argv=None):
     if not splits.test:
         raise TaggerError(f"corpus {splits.name} has no test sentences to evaluate on")
     words = [[w for w, _ in s] for s in splits.test]
-    is_known = Vocab.build(splits.train).is_known
 
     predicted, seconds, speed = perceptron(splits, words, seeds[0])
+    is_known = Vocab.build(splits.train).is_known
     results = {PERCEPTRON: [{**ev.evaluate(splits.test, predicted, is_known),
                              "train_seconds": seconds, "tokens_per_second": speed}]}
-    predictions, histories, first = {}, {}, {PERCEPTRON: results[PERCEPTRON][0]}
+    first = {PERCEPTRON: results[PERCEPTRON][0]}
     # (suffix of the row names, --pretrained, models per ensemble)
     variants = [("", None, 1)] + ([("-pretrained", base.pretrained, 1)] if base.pretrained else [])
     if args.ensemble > 1:
         suffix, pretrained, _ = variants[-1]
         variants.append((f"{suffix}-ensemble{args.ensemble}", pretrained, args.ensemble))
+    predictions, histories = score_lstm_taggers(args, base, splits, seeds, variants, results, first)
+    write_report(report, base, splits, seeds, variants, results, first, predictions, histories)
+
+
+def score_lstm_taggers(args, base, splits, seeds, variants, results, first):
+    """Train (or reuse) every LSTM tagger and score it on test, into `results` (name -> one
+    result per seed) and `first` (name -> the first seed's); -> the first seed's predicted
+    tags and training histories, by name, and its confusion matrices drawn into --report."""
+    words = [[w for w, _ in s] for s in splits.test]
+    predictions, histories = {}, {}
 
     def member(encoder, pretrained, seed):
         name = f"{encoder}{'-pretrained' if pretrained else ''}"
@@ -234,14 +245,19 @@ def main(argv=None):
                     predictions[name], first[name] = tags, result
                     if size == 1:  # an ensemble's curves are its members'
                         histories[name] = members[0][1]["history"]
-                    ev.plot_confusion(splits.test, tags, report / f"confusion-{name}.png",
+                    ev.plot_confusion(splits.test, tags,
+                                      Path(args.report) / f"confusion-{name}.png",
                                       f"{name}: confusion on test (rows: gold)")
                 results[name].append(result)
+    return predictions, histories
+
+
+def write_report(report, base, splits, seeds, variants, results, first, predictions, histories):
+    """report.md, report.json and curves.png into `report`; the tables to stdout."""
     ev.plot_curves(histories, report / "curves.png", f"Training on {splits.name} (seed {seeds[0]})")
     agreement = {suffix.lstrip("-") or "no pretraining": ev.agreement(
                      predictions[f"hand{suffix}"], predictions[f"torch{suffix}"])
                  for suffix, _, _ in variants}
-
     machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
                f"torch {torch.__version__}")
     test = first["hand"]

@@ -6,13 +6,16 @@ NP is NNP, BEDZ is VBD), but some do not: Brown's VB is Penn's VB or VBP, its NR
 NN, NNP or RB, and a word in a title (-TL) may be a proper noun in Penn. Such a token is tagged with
 all the Penn tags it may have, joined by "|" (`VB|VBP`), and the tagger learns from it by raising the
 probability of the set (tagger.train.tag_loss): which one of the set is right, the Penn-tagged data
-teaches. Brown also writes contractions and possessives as one token (`don't`, `John's`), which the
+teaches. A token may also carry its own Brown tag, or carry that alone, for a second tag head that
+learns Brown's finer distinctions over the same encoder (multi-task learning, `--brown-tags`).
+Brown also writes contractions and possessives as one token (`don't`, `John's`), which the
 treebank splits (`do n't`, `John 's`); they are split here the same way.
 """
 
 import re
 
 from tagger.data import Sentence
+from tagger.vocab import AUX_TAG
 
 # Brown's tags (decorations removed) -> the Penn tags each may be, the likeliest first.
 PENN = {
@@ -40,19 +43,21 @@ OWN_WORDS = {"PP$", "PP$$", "WP$"}
 DECORATION = re.compile(r"-(HL|TL|NC)\b|^FW-")
 
 
-def penn_sentence(sentence: Sentence) -> Sentence | None:
+def penn_sentence(sentence: Sentence, tags: str = "penn") -> Sentence | None:
     """A Brown sentence as Penn tokens with their Penn tag sets, or None when a token has no
-    Penn reading (NIL, or one of the few run-together forms like `gonna` the treebank splits)."""
+    Penn reading (NIL, or one of the few run-together forms like `gonna` the treebank splits).
+    tags="both": each Penn tag set is followed by the token's own Brown tag (`VB|VBP~VB`);
+    tags="own": the Brown tag alone (`~VB`)."""
     out = []
     for word, tag in sentence:
-        tokens = _penn_tokens(word, tag)
+        tokens = _penn_tokens(word, tag, tags)
         if tokens is None:
             return None
         out.extend(tokens)
     return out
 
 
-def _penn_tokens(word, tag):
+def _penn_tokens(word, tag, kind="penn"):
     title, foreign = "-TL" in tag, tag.startswith("FW-")
     parts = DECORATION.sub("", tag).split("+")
     if len(parts) == 2:  # it's, I'm, you'll, let's: split where the apostrophe is
@@ -87,5 +92,9 @@ def _penn_tokens(word, tag):
             tags.append(TITLE[brown])
         if foreign:
             tags.insert(0, "FW")
-        tokens.append((piece, "|".join(dict.fromkeys(tags))))
+        penn = "|".join(dict.fromkeys(tags))
+        if kind != "penn":  # the piece's part of the tag, with the title and foreign-word marks
+            own = ("FW-" if foreign else "") + brown + ("-TL" if title else "")
+            penn = (penn if kind == "both" else "") + AUX_TAG + own
+        tokens.append((piece, penn))
     return tokens

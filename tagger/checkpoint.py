@@ -26,10 +26,10 @@ from tagger.storage import write_atomic
 # Of this file's layout, apart from the model folder's own format version.
 CHECKPOINT_VERSION = 1
 
-# Flags that may differ when resuming: how long to go on and where to run, not what is learned
-# (--out may be spelled another way; the checkpoint found beside it is its own).
-# --device is checked separately, on the device it resolves to.
-MAY_CHANGE = {"epochs", "patience", "device", "threads", "progress", "resume", "out"}
+# Flags that may differ when resuming: those that do not change what is learnt (--out may be
+# spelled another way; the checkpoint found beside it is its own; --device is checked separately,
+# on the device it resolves to), and how long to go on.
+MAY_CHANGE = Config.run_only() | {"epochs", "patience"}
 
 
 @dataclass

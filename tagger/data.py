@@ -95,7 +95,7 @@ def load_corpus(config) -> Splits:
         splits.name = corpus
         splits.train = splits.train + _conll2000_train()
         if corpus == "english":
-            splits.more = _brown_penn()
+            splits.more = _brown_penn(config.brown_tags)
     elif corpus == "brown":
         splits = _load_brown()
     elif Path(corpus).is_file():
@@ -160,7 +160,7 @@ def _conll2000_train():
             for sentence in conll2000.tagged_sents("train.txt")]
 
 
-def _brown_penn():
+def _brown_penn(tags="penn"):
     require_nltk("corpora/brown", "brown")
     from nltk.corpus import brown
 
@@ -169,7 +169,8 @@ def _brown_penn():
     # All of Brown: it lends nothing to the Penn-tagged dev and test splits. Its files come genre
     # by genre, so the sentences are shuffled once, in a fixed order, for each epoch's share to
     # hold every genre.
-    sentences = [s for s in map(penn_sentence, brown.tagged_sents()) if s is not None]
+    sentences = [s for s in (penn_sentence(s, tags) for s in brown.tagged_sents())
+                 if s is not None]
     order = torch.randperm(len(sentences), generator=torch.Generator().manual_seed(0)).tolist()
     return [sentences[i] for i in order]
 

@@ -62,8 +62,10 @@ class Pretrained(nn.Module):
 
 class Tagger(nn.Module):
     def __init__(self, config: Config, num_words: int, num_chars: int, num_tags: int,
-                 pretrained: tuple[int, ...] = ()):
-        """`pretrained`: the (num_words, size, hidden_size) of a `Pretrained` part, if any."""
+                 pretrained: tuple[int, ...] = (), num_aux_tags: int = 0):
+        """`pretrained`: the (num_words, size, hidden_size) of a `Pretrained` part, if any.
+        `num_aux_tags`: the size of a second tag set (Brown's own tags, `--brown-tags`), learnt
+        by a second head over the same encoder while training; it is not saved with the model."""
         super().__init__()
         LSTM = ENCODERS[config.encoder]
         self.word_embedding = nn.Embedding(num_words, config.embedding_size, padding_idx=0)
@@ -79,6 +81,9 @@ class Tagger(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         directions = 2 if config.bidirectional else 1
         self.head = nn.Linear(directions * config.hidden_size, num_tags)
+        # Multi-task learning: the second tag set's head only shapes the encoder.
+        self.aux_head = (nn.Linear(directions * config.hidden_size, num_aux_tags)
+                         if num_aux_tags else None)
 
     def encode_chars(self, chars, char_lengths):
         """One vector per distinct word form: the char BiLSTM's two final states. -> (U, 2C)"""
@@ -87,8 +92,9 @@ class Tagger(nn.Module):
         _, (h_n, _) = self.char_lstm(packed)  # h_n: (2, U, C), forward end and backward start
         return torch.cat([h_n[0], h_n[1]], dim=-1)
 
-    def forward(self, batch):
-        """Log-probabilities of every tag at every position. -> (B, T, num_tags)"""
+    def forward(self, batch, aux: bool = False):
+        """Log-probabilities of every tag at every position. -> (B, T, num_tags); with `aux`,
+        also those of the second tag set's. -> ((B, T, num_tags), (B, T, num_aux_tags))"""
         forms = self.encode_chars(batch.chars, batch.char_lengths)[batch.forms]  # (B, T, 2C)
         features = [self.word_embedding(batch.words), forms]  # (B, T, E), (B, T, 2C)
         if self.pretrained is not None:
@@ -98,4 +104,8 @@ class Tagger(nn.Module):
         packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])  # (B, T, D*H)
-        return F.log_softmax(self.head(self.dropout(out)), dim=-1)
+        out = self.dropout(out)
+        log_probs = F.log_softmax(self.head(out), dim=-1)
+        if aux:
+            return log_probs, F.log_softmax(self.aux_head(out), dim=-1)
+        return log_probs

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tagger import text
-from tagger.config import FORMAT_VERSION
+from tagger.config import FORMAT_VERSION, Flags, flag
 from tagger.errors import ArgumentParser, TaggerError, cli
 
 # torch, and the modules of this package that need it, are imported in the functions that use
@@ -58,22 +58,31 @@ CUTOFFS = (1000, 5000, 20000)
 
 
 @dataclass
-class Settings:
-    text: tuple = ("abc", "state_union", "brown")
-    vectors: str = "fasttext"
-    size: int = 100
-    window: int = 2
-    min_count: int = 2
-    epochs: int = 10
-    negative: int = 10
-    lm_hidden_size: int = 128
-    lm_epochs: int = 1
-    lm_batch_size: int = 64
-    lm_lr: float = 2e-3
-    seed: int = 1
-    threads: int = 1
-    jobs: int = 2
-    out: str = "models/pretrained"
+class Settings(Flags):
+    """What `python -m tagger.pretrain` learns from, and how; every field is a flag."""
+    text: tuple = flag(("abc", "state_union", "brown"),
+                       f"NLTK corpora ({', '.join(NLTK_TEXTS)}) or plain-text files, one sentence "
+                       "a line")
+    vectors: str = flag("fasttext", "fasttext, whose character n-grams also place words seen too "
+                        "rarely for word2vec, or word2vec", choices=("fasttext", "word2vec"))
+    size: int = flag(100, "word vector size", bounds="[1, inf)")
+    window: int = flag(2, "word vectors: context words on each side", bounds="[1, inf)")
+    min_count: int = flag(2, "words seen at least this often learn a vector of their own "
+                          "(fastText places the rest by their n-grams)", bounds="[1, inf)")
+    epochs: int = flag(10, "word vectors: passes over the text", bounds="[1, inf)")
+    negative: int = flag(10, "word vectors: negative samples per context word", bounds="[1, inf)")
+    lm_hidden_size: int = flag(128, "language models' hidden size (0 = word vectors only)",
+                               bounds="[0, inf)")
+    lm_epochs: int = flag(1, "language models: passes over the text", bounds="[1, inf)")
+    lm_batch_size: int = flag(64, "language models: sentences per batch", bounds="[1, inf)")
+    lm_lr: float = flag(2e-3, "language models: Adam learning rate", bounds="(0, inf)")
+    seed: int = flag(1, "random seed; with --threads 1 the same seed, the same result")
+    threads: int = flag(1, "CPU threads (word vectors on more than one are not reproducible)",
+                        bounds="[1, inf)", learned=False)
+    jobs: int = flag(2, "language models trained at once, each in a process of its own with "
+                     "--threads threads (1: one after the other; the same weights)",
+                     bounds="[1, inf)", learned=False)
+    out: str = flag("models/pretrained", "folder to write to", learned=False)
 
 
 @dataclass
@@ -332,40 +341,7 @@ def pretrain(settings: Settings, log=print) -> PretrainedText:
 @cli
 def main(argv=None):
     parser = ArgumentParser(prog="python -m tagger.pretrain", description=__doc__.split("\n")[0])
-    defaults = Settings()
-    parser.add_argument("--text", nargs="+", default=list(defaults.text),
-                        help=f"NLTK corpora ({', '.join(NLTK_TEXTS)}) or plain-text files, "
-                             f"one sentence a line (default: {' '.join(defaults.text)})")
-    parser.add_argument("--vectors", choices=("fasttext", "word2vec"), default=defaults.vectors,
-                        help="fasttext, whose character n-grams also place words seen too rarely for "
-                             f"word2vec, or word2vec (default: {defaults.vectors})")
-    numbers = [("size", "word vector size"), ("window", "word vectors: context words on each side"),
-               ("min_count", "words seen at least this often learn a vector of their own "
-                             "(fastText places the rest by their n-grams)"),
-               ("epochs", "word vectors: passes over the text"),
-               ("negative", "word vectors: negative samples per context word"),
-               ("lm_hidden_size", "language models' hidden size (0 = word vectors only)"),
-               ("lm_epochs", "language models: passes over the text"),
-               ("lm_batch_size", "language models: sentences per batch"),
-               ("lm_lr", "language models: Adam learning rate"),
-               ("seed", "random seed; with --threads 1 the same seed, the same result"),
-               ("threads", "CPU threads (word vectors on more than one are not reproducible)"),
-               ("jobs", "language models trained at once, each in a process of its own with "
-                        "--threads threads (1: one after the other; the same weights)")]
-    for name, help in numbers:
-        default = getattr(defaults, name)
-        parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default,
-                            help=f"{help} (default: {default})")
-    parser.add_argument("--out", default=defaults.out,
-                        help=f"folder to write to (default: {defaults.out})")
-    args = parser.parse_args(argv)
-    for name, _ in numbers:
-        least = {"lm_hidden_size": 0, "seed": -2**63, "lm_lr": 1e-12}.get(name, 1)
-        if getattr(args, name) < least:
-            raise TaggerError(f"--{name.replace('_', '-')} must be "
-                              f"{'positive' if name == 'lm_lr' else f'at least {least}'}, "
-                              f"got {getattr(args, name)}")
-    settings = Settings(**{**vars(args), "text": tuple(args.text)})
+    settings = Settings.from_args(Settings.add_arguments(parser).parse_args(argv))
     import torch
 
     torch.set_num_threads(settings.threads)

@@ -82,7 +82,10 @@ def save(folder, model: Tagger, vocab: Vocab, config: Config, metrics: dict):
         os.chmod(new, 0o777 & ~_umask())
         write_atomic(new / "config.json", lambda p: Path(p).write_text(config.to_json()))
         write_atomic(new / "vocab.json", lambda p: Path(p).write_text(vocab.to_json()))
-        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        # The second head of multi-task training (`--brown-tags`) stays behind: the saved
+        # tagger is the Penn one, and loads without it.
+        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+                   if not k.startswith("aux_head.")}
         write_atomic(new / "model.safetensors", lambda p: save_file(weights, p))
         save_metrics(new, metrics)
         old = folder.parent / f".{folder.name}.old-{os.getpid()}"

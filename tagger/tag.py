@@ -147,7 +147,7 @@ class PosTagger:
         sentences = [list(s) for s in sentences]
         return [list(zip(s, t)) for s, t in zip(sentences, self.predict(sentences))]
 
-    def evaluate(self, gold):
+    def scores(self, gold):
         """Accuracy, known/unknown-word accuracy and per-tag scores on tagged sentences."""
         from tagger.evaluate import evaluate  # scikit-learn and matplotlib: slow to import for the CLI
 
@@ -156,7 +156,11 @@ class PosTagger:
 
     def accuracy(self, gold):
         """Token accuracy on tagged sentences, as nltk.tag.TaggerI.accuracy."""
-        return self.evaluate(gold)["accuracy"]
+        return self.scores(gold)["accuracy"]
+
+    def evaluate(self, gold):
+        """The same as `accuracy`, as nltk.tag.TaggerI.evaluate (which NLTK deprecates for it)."""
+        return self.accuracy(gold)
 
 
 def split_long(tokens, limit=MAX_SENTENCE_TOKENS):

@@ -63,11 +63,12 @@ def recase(sentences, share, generator):
     return recased
 
 
-def tag_loss(log_probs, tags, tag_set_mask):
-    """NLLLoss, the mean over the tokens of -log p(gold tag). A token tagged with a set of tags (an
-    id past the last tag: a row of `tag_set_mask`) counts -log p(set) = -log of the sum of its
-    tags' probabilities, which lets the model put the mass on whichever of them the context
-    favours. log_probs (N, num_tags), tags (N,), tag_set_mask (num_tags + num_sets, num_tags)."""
+def tag_loss(log_probs, tags, tag_set_mask, reduction="mean"):
+    """NLLLoss, the mean over the tokens of -log p(gold tag) (with reduction="sum", the sum). A
+    token tagged with a set of tags (an id past the last tag: a row of `tag_set_mask`) counts
+    -log p(set) = -log of the sum of its tags' probabilities, which lets the model put the mass on
+    whichever of them the context favours. log_probs (N, num_tags), tags (N,), tag_set_mask
+    (num_tags + num_sets, num_tags)."""
     import torch
     import torch.nn.functional as F
 
@@ -76,13 +77,15 @@ def tag_loss(log_probs, tags, tag_set_mask):
     num_tags = log_probs.shape[-1]
     in_set = tags >= num_tags
     if not in_set.any():
-        return F.nll_loss(log_probs, tags, ignore_index=IGNORE_INDEX)
+        return F.nll_loss(log_probs, tags, ignore_index=IGNORE_INDEX, reduction=reduction)
     allowed = tag_set_mask[tags[in_set]]  # (S, num_tags)
     set_log_probs = log_probs[in_set].masked_fill(~allowed, -math.inf).logsumexp(-1)  # (S,)
     single = torch.where(in_set, IGNORE_INDEX, tags)
-    scored = (single != IGNORE_INDEX).sum() + in_set.sum()
-    return (F.nll_loss(log_probs, single, ignore_index=IGNORE_INDEX, reduction="sum")
-            - set_log_probs.sum()) / scored
+    total = (F.nll_loss(log_probs, single, ignore_index=IGNORE_INDEX, reduction="sum")
+             - set_log_probs.sum())
+    if reduction == "sum":
+        return total
+    return total / ((single != IGNORE_INDEX).sum() + in_set.sum())
 
 
 def learning_rate(config: Config, epoch: int) -> float:
@@ -118,15 +121,70 @@ def _silent(message):
     pass
 
 
+@dataclasses.dataclass
+class _Run:
+    """What one training run holds between its phases; made by `_set_up`."""
+    config: Config
+    log: object
+    device: object
+    rank: int
+    processes: int
+    main: bool  # rank 0, which logs, evaluates and saves
+    splits: object  # data.Splits
+    vocab: object  # vocab.Vocab
+    model: object  # the Tagger the optimizer steps
+    ddp_model: object  # the model itself on one process
+    saved_model: object  # evaluated on dev and saved: the weight average when there is one
+    averaged: object  # AveragedModel or None
+    optimizer: object
+    shuffle: object  # torch.Generator of the batch order, the same on every rank
+    dropout_generator: object  # this rank's word dropout and case noise
+    generators: dict  # every source of randomness, by the name the checkpoint saves it under
+    tag_set_mask: object
+    counts: object  # (num_words,) float, for word dropout
+    tagger: object  # PosTagger over saved_model, for dev accuracy
+    checkpoint_path: object
+    trained_with: dict  # what a checkpoint must match to be resumed
+    progress: object  # checkpoint.Progress
+    start: float = 0.0  # when the time not yet in progress.seconds began
+
+
 def train(config: Config, log=log):
     """Train, save the best model to config.out, and return its metrics; with config.resume, go on
     from the checkpoint beside config.out. Ctrl-C or SIGTERM raises `Interrupted` between two
     batches.
-    In a process group (torchrun), every rank trains; the ranks other than 0 return None."""
+    In a process group (torchrun), every rank trains; the ranks other than 0 return None.
+    `config.threads` is the caller's to apply (the command line does): threads are the process's."""
+    from tagger import distributed
+
+    run = _set_up(config, log)
+    run.start = time.perf_counter()
+    with _stop_signals_caught() as caught:
+        for epoch in range(run.progress.epoch + 1, run.config.epochs + 1):
+            if run.progress.stopped:
+                break
+            loss, tokens, seconds = _train_epoch(run, epoch, caught)
+            loss, tokens = distributed.sum_over_ranks(loss, tokens)
+            # Rank 0 checkpoints every rank's own random states.
+            rank_states = distributed.gather({name: g.get_state() for name, g in
+                                              run.generators.items() if name != "shuffle"})
+            if run.main:
+                _end_epoch(run, epoch, loss / tokens, tokens / seconds, seconds, rank_states)
+            # Rank 0's progress, with its decision to stop early, is every rank's.
+            run.progress = distributed.broadcast(run.progress)
+
+        distributed.write_digest(run.model)  # a test hook, off unless asked for
+        if not run.main:
+            return None
+        _stop_if(run, caught.is_set(), caught)
+        return _finish(run)
+
+
+def _set_up(config: Config, log) -> _Run:
+    """Data, vocabulary, model, optimizer and random generators, from the checkpoint of an
+    unfinished run when resuming."""
     import torch
-    from torch import nn
     from torch.optim.swa_utils import AveragedModel
-    from tqdm import tqdm
 
     from tagger import checkpoint, data, distributed, storage
     from tagger.model import Tagger
@@ -140,8 +198,6 @@ def train(config: Config, log=log):
     if not main:
         log = _silent  # rank 0 speaks for the run
     storage.check_out(config.out)
-    if config.threads:
-        torch.set_num_threads(config.threads)
     checkpoint_path = checkpoint.path_for(config.out)
     # Before the slow part; by rank 0 alone, which saved it, on its machine (broadcast below).
     resumed = checkpoint.read(checkpoint_path) if config.resume and main else None
@@ -155,12 +211,12 @@ def train(config: Config, log=log):
         f"{len(vocab.tags)} tags; device {device}")
 
     torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    shuffle = torch.Generator().manual_seed(config.seed)
     # Every rank starts from the same weights (DDP broadcasts rank 0's anyway) and draws the same
     # batches, but its own word dropout and dropout masks: seed + rank (rank 0's are one process's).
     dropout_generator = torch.Generator(device=device).manual_seed(config.seed + rank)
     model = Tagger(config, len(vocab.words), len(vocab.chars), len(vocab.tags),
-                   pretrained.sizes if pretrained else ())
+                   pretrained.sizes if pretrained else (), len(vocab.aux_tags))
     if pretrained:
         model.pretrained.load_state_dict(pretrained.weights)
     model = model.to(device)
@@ -174,9 +230,9 @@ def train(config: Config, log=log):
     # evaluated on dev and saved, and only the optimizer sees the raw weights.
     averaged = AveragedModel(model, multi_avg_fn=_ema_of_trained(model, config.ema_decay)) \
         if config.ema_decay else None
-    saved_model = averaged.module if averaged else model  # evaluated on dev, saved
+    saved_model = averaged.module if averaged else model
     # Every source of randomness in a run: dropout and initialisation, batch order, word dropout.
-    generators = {"torch": torch.default_generator, "shuffle": generator,
+    generators = {"torch": torch.default_generator, "shuffle": shuffle,
                   "word_dropout": dropout_generator}
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
@@ -196,118 +252,137 @@ def train(config: Config, log=log):
     elif checkpoint_path.exists():
         log(f"note: {checkpoint_path} holds an unfinished run, which this one replaces once it "
             "saves its first model; stop now and add --resume to continue that run instead")
-    tag_set_mask = vocab.tag_set_mask().to(device)
-    counts = torch.tensor(vocab.word_counts, dtype=torch.float, device=device)
-    tagger = PosTagger(saved_model, vocab, config, device)
-    dev = splits.dev or splits.train  # a corpus without dev data still trains
-    ddp_model = distributed.wrap(model)  # the model itself on one process
+    return _Run(config=config, log=log, device=device, rank=rank, processes=processes, main=main,
+                splits=splits, vocab=vocab, model=model, ddp_model=distributed.wrap(model),
+                saved_model=saved_model, averaged=averaged, optimizer=optimizer, shuffle=shuffle,
+                dropout_generator=dropout_generator, generators=generators,
+                tag_set_mask=vocab.tag_set_mask().to(device),
+                counts=torch.tensor(vocab.word_counts, dtype=torch.float, device=device),
+                tagger=PosTagger(saved_model, vocab, config, device),
+                checkpoint_path=checkpoint_path, trained_with=trained_with, progress=progress)
 
-    start = time.perf_counter()
-    with _stop_signals_caught() as caught:
-        interrupted = caught.is_set
 
-        def stop_if_interrupted(stop):
-            if stop:
-                # Ranks that saw no signal themselves (rank 0 was told) stop as for Ctrl-C.
-                raise Interrupted(_interrupted_message(progress, config.out),
-                                  caught.signum or signal.SIGINT)
+def _train_epoch(run: _Run, epoch: int, caught) -> tuple[float, int, float]:
+    """One pass over the epoch's batches; -> this rank's (summed loss, tokens, seconds)."""
+    import torch.nn.functional as F
+    from torch import nn
+    from tqdm import tqdm
 
-        for epoch in range(progress.epoch + 1, config.epochs + 1):
-            if progress.stopped:
-                break
-            model.train()
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(config, epoch)
-            t0, total_loss, total_tokens = time.perf_counter(), 0.0, 0
-            # On N processes, every rank lists the same batches of N x --batch-size sentences
-            # (one shuffle generator, same seed) and trains on its share of each.
-            batches = list(data.batches(splits.epoch_train(epoch, config.brown_share),
-                                        processes * config.batch_size,
-                                        shuffle=True, generator=generator))
-            bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, file=sys.stderr,
-                       disable=None if config.progress and main else True)  # None: off when not a terminal
-            for sentences in bar:
-                sentences = distributed.shard(sentences)
-                words = [[w for w, _ in s] for s in sentences]
-                if config.case_noise:
-                    words = recase(words, config.case_noise, dropout_generator)
-                batch = vocab.batch(words, [[t for _, t in s] for s in sentences]).to(device)
-                tokens = int(batch.lengths.sum())
-                # The epoch is abandoned: the checkpoint of the one before is where --resume
-                # starts, and redoing this one gives the same weights as finishing it would.
-                # Ranks stop together, at the same batch, or those going on would wait forever
-                # for the others' gradients: one sum over the ranks a step shares the flag (and
-                # counts the step's tokens).
-                stopping, step_tokens = distributed.sum_over_ranks(interrupted(), tokens)
-                stop_if_interrupted(stopping)
-                if config.word_dropout:
-                    batch.words = word_dropout(batch.words, counts, config.word_dropout,
-                                               dropout_generator)
-                log_probs = ddp_model(batch)  # (B, T, num_tags)
-                loss = tag_loss(log_probs.flatten(0, 1), batch.tags.flatten(), tag_set_mask)
-                optimizer.zero_grad(set_to_none=True)
-                # DDP averages the ranks' gradients. Weighting each rank's mean loss by its share
-                # of the step's tokens makes that average the gradient of the mean over all the
-                # step's tokens, as one process with the whole batch has it (weight 1.0 there).
-                (loss * (processes * tokens / step_tokens)).backward()
-                if config.clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-                optimizer.step()
-                if averaged:
-                    averaged.update_parameters(model)
-                total_loss += loss.item() * tokens
-                total_tokens += tokens
-                bar.set_postfix(loss=f"{loss.item():.3f}")
-            seconds = time.perf_counter() - t0
-            total_loss, total_tokens = distributed.sum_over_ranks(total_loss, total_tokens)
-            # Rank 0 checkpoints every rank's own random states.
-            rank_states = distributed.gather({name: g.get_state() for name, g in generators.items()
-                                              if name != "shuffle"})
-            model.eval()
-            if main:
-                dev_accuracy = tagger.accuracy(dev)
-                progress.history.append({"epoch": epoch, "loss": total_loss / total_tokens,
-                                         "dev_accuracy": dev_accuracy, "seconds": seconds,
-                                         "tokens_per_second": total_tokens / seconds})
-                improved = dev_accuracy > progress.best
-                log(f"epoch {epoch:3d}  loss {total_loss / total_tokens:.4f}  dev "
-                    f"{100 * dev_accuracy:.2f}%  {seconds:.1f} s  "
-                    f"{total_tokens / seconds:,.0f} tok/s" + ("  *" if improved else ""))
-                if improved:
-                    if epoch == 1:  # an older run's checkpoint stops matching --out here
-                        checkpoint_path.unlink(missing_ok=True)
-                    storage.save(config.out, saved_model, vocab, config,
-                                 {"corpus": splits.name, "history": progress.history,
-                                  "best_epoch": epoch, "dev_accuracy": dev_accuracy})
-                    progress.best, progress.best_epoch = dev_accuracy, epoch
-                elif config.patience and epoch - progress.best_epoch >= config.patience:
-                    log(f"no better dev accuracy for {config.patience} epochs, stopping")
-                    progress.stopped = True
-                # Saved after the model: a run killed in between redoes this epoch, which saves the
-                # same model again.
-                progress.epoch = epoch
-                progress.seconds += time.perf_counter() - start
-                start = time.perf_counter()
-                others = {name: state for states in rank_states[1:] for name, state in
-                          states.items()}
-                checkpoint.save(checkpoint_path, model, optimizer, generators, progress,
-                                trained_with, rng_states=others, averaged=averaged)
-            # Rank 0's progress, with its decision to stop early, is every rank's.
-            progress = distributed.broadcast(progress)
+    from tagger import data, distributed
+    from tagger.vocab import IGNORE_INDEX
 
-        distributed.write_digest(model)  # a test hook, off unless asked for
-        if not main:
-            return None
-        stop_if_interrupted(interrupted())
-        train_seconds = progress.seconds + time.perf_counter() - start
-        tagger = PosTagger.load(config.out, device)
-        test = tagger.evaluate(splits.test) if splits.test else None
-        metrics = {"corpus": splits.name, "history": progress.history,
-                   "best_epoch": progress.best_epoch, "dev_accuracy": progress.best, "test": test,
-                   "train_seconds": train_seconds}
-        storage.save_metrics(config.out, metrics)
-        checkpoint_path.unlink(missing_ok=True)  # the run is finished
+    config, model = run.config, run.model
+    model.train()
+    for group in run.optimizer.param_groups:
+        group["lr"] = learning_rate(config, epoch)
+    t0, total_loss, total_tokens = time.perf_counter(), 0.0, 0
+    # On N processes, every rank lists the same batches of N x --batch-size sentences
+    # (one shuffle generator, same seed) and trains on its share of each.
+    batches = list(data.batches(run.splits.epoch_train(epoch, config.brown_share),
+                                run.processes * config.batch_size, shuffle=True,
+                                generator=run.shuffle))
+    # disable=None: off when stderr is not a terminal
+    bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, file=sys.stderr,
+               disable=None if config.progress and run.main else True)
+    for sentences in bar:
+        sentences = distributed.shard(sentences)
+        words = [[w for w, _ in s] for s in sentences]
+        if config.case_noise:
+            words = recase(words, config.case_noise, run.dropout_generator)
+        batch = run.vocab.batch(words, [[t for _, t in s] for s in sentences]).to(run.device)
+        tokens = int(batch.lengths.sum())
+        # The epoch is abandoned: the checkpoint of the one before is where --resume starts, and
+        # redoing this one gives the same weights as finishing it would. Ranks stop together, at
+        # the same batch, or those going on would wait forever for the others' gradients: one
+        # sum over the ranks a step shares the flag (and counts the step's tokens).
+        stopping, step_tokens = distributed.sum_over_ranks(caught.is_set(), tokens)
+        _stop_if(run, stopping, caught)
+        if config.word_dropout:
+            batch.words = word_dropout(batch.words, run.counts, config.word_dropout,
+                                       run.dropout_generator)
+        if batch.aux_tags is None:
+            log_probs = run.ddp_model(batch)  # (B, T, num_tags)
+            loss = tag_loss(log_probs.flatten(0, 1), batch.tags.flatten(), run.tag_set_mask)
+        else:
+            log_probs, aux_log_probs = run.ddp_model(batch, aux=True)
+            # Each head's loss is summed over the tokens that have its kind of tag, and both are
+            # divided by all of the batch's tokens: a token counts as much in one head as in the
+            # other, and a batch without one kind adds nothing to that head.
+            loss = (tag_loss(log_probs.flatten(0, 1), batch.tags.flatten(), run.tag_set_mask,
+                             reduction="sum")
+                    + F.nll_loss(aux_log_probs.flatten(0, 1), batch.aux_tags.flatten(),
+                                 ignore_index=IGNORE_INDEX, reduction="sum")) / tokens
+        run.optimizer.zero_grad(set_to_none=True)
+        # DDP averages the ranks' gradients. Weighting each rank's mean loss by its share of the
+        # step's tokens makes that average the gradient of the mean over all the step's tokens,
+        # as one process with the whole batch has it (weight 1.0 there).
+        (loss * (run.processes * tokens / step_tokens)).backward()
+        if config.clip:
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        run.optimizer.step()
+        if run.averaged:
+            run.averaged.update_parameters(model)
+        total_loss += loss.item() * tokens
+        total_tokens += tokens
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    return total_loss, total_tokens, time.perf_counter() - t0
+
+
+def _end_epoch(run: _Run, epoch: int, loss: float, tokens_per_second: float, seconds: float,
+               rank_states: list):
+    """Rank 0, after each epoch: dev accuracy, the model saved when it is the best so far, early
+    stopping, and the checkpoint that --resume starts from."""
+    from tagger import checkpoint, storage
+
+    config, progress = run.config, run.progress
+    dev_accuracy = run.tagger.accuracy(run.splits.dev or run.splits.train)  # no dev: still trains
+    progress.history.append({"epoch": epoch, "loss": loss, "dev_accuracy": dev_accuracy,
+                             "seconds": seconds, "tokens_per_second": tokens_per_second})
+    improved = dev_accuracy > progress.best
+    run.log(f"epoch {epoch:3d}  loss {loss:.4f}  dev {100 * dev_accuracy:.2f}%  {seconds:.1f} s  "
+            f"{tokens_per_second:,.0f} tok/s" + ("  *" if improved else ""))
+    if improved:
+        if epoch == 1:  # an older run's checkpoint stops matching --out here
+            run.checkpoint_path.unlink(missing_ok=True)
+        storage.save(config.out, run.saved_model, run.vocab, config,
+                     {"corpus": run.splits.name, "history": progress.history, "best_epoch": epoch,
+                      "dev_accuracy": dev_accuracy})
+        progress.best, progress.best_epoch = dev_accuracy, epoch
+    elif config.patience and epoch - progress.best_epoch >= config.patience:
+        run.log(f"no better dev accuracy for {config.patience} epochs, stopping")
+        progress.stopped = True
+    # Saved after the model: a run killed in between redoes this epoch, which saves the same
+    # model again.
+    progress.epoch = epoch
+    progress.seconds += time.perf_counter() - run.start
+    run.start = time.perf_counter()
+    others = {name: state for states in rank_states[1:] for name, state in states.items()}
+    checkpoint.save(run.checkpoint_path, run.model, run.optimizer, run.generators, progress,
+                    run.trained_with, rng_states=others, averaged=run.averaged)
+
+
+def _finish(run: _Run) -> dict:
+    """Rank 0, once training ends: test accuracy of the best model saved, and its metrics."""
+    from tagger import storage
+    from tagger.tag import PosTagger
+
+    train_seconds = run.progress.seconds + time.perf_counter() - run.start
+    test = PosTagger.load(run.config.out, run.device).scores(run.splits.test) \
+        if run.splits.test else None
+    metrics = {"corpus": run.splits.name, "history": run.progress.history,
+               "best_epoch": run.progress.best_epoch, "dev_accuracy": run.progress.best,
+               "test": test, "train_seconds": train_seconds}
+    storage.save_metrics(run.config.out, metrics)
+    run.checkpoint_path.unlink(missing_ok=True)  # the run is finished
     return metrics
+
+
+def _stop_if(run: _Run, stop: bool, caught):
+    if stop:
+        # Ranks that saw no signal themselves (rank 0 was told) stop as for Ctrl-C.
+        raise Interrupted(_interrupted_message(run.progress, run.config.out),
+                          caught.signum or signal.SIGINT)
 
 
 def _interrupted_message(progress, out):
@@ -373,7 +448,12 @@ def main(argv=None):
 
 
 def _run(config: Config):
+    import torch
+
     from tagger import distributed
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
 
     # Under torchrun, this process is one rank of the run until train() ends, by an error too.
     with distributed.process_group(resolve_device(config.device)):

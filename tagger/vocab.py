@@ -26,6 +26,9 @@ COMPOUND = re.compile(r"[-/]")
 
 # Joins the tags of a token that may have any of them: "VB|VBP".
 TAG_SET = "|"
+# Joins a token's tag and its tag in a second tag set, learnt by a second head while training
+# (Brown's own tags, `--brown-tags`): "VB|VBP~VB", or "~VB" for a token of the second set alone.
+AUX_TAG = "~"
 
 # NLLLoss and CrossEntropyLoss skip targets equal to their default ignore_index.
 IGNORE_INDEX = -100
@@ -42,13 +45,15 @@ class Batch:
     forms: torch.Tensor
     tags: torch.Tensor | None = None
     vectors: torch.Tensor | None = None  # ids into the pretrained vectors, when the model has them
+    aux_tags: torch.Tensor | None = None  # ids of the second tag set, when the vocab has one
 
     def to(self, device) -> "Batch":
         """The batch on `device`; lengths stay on the CPU, where packing sequences wants them."""
         return Batch(self.words.to(device), self.lengths, self.chars.to(device),
                      self.char_lengths, self.forms.to(device),
                      None if self.tags is None else self.tags.to(device),
-                     None if self.vectors is None else self.vectors.to(device))
+                     None if self.vectors is None else self.vectors.to(device),
+                     None if self.aux_tags is None else self.aux_tags.to(device))
 
 
 @dataclass
@@ -62,10 +67,14 @@ class Vocab:
     # Tags that are sets ("VB|VBP": a token known to be one of these, as Brown's are in Penn tags,
     # tagger.brown), numbered after the tags.
     tag_sets: list[str] = field(default_factory=list)
+    # The second tag set (after AUX_TAG in the training tags), if any; training alone uses it, so
+    # it is not saved.
+    aux_tags: list[str] = field(default_factory=list)
     _word_ids: dict = field(init=False, repr=False, compare=False)
     _char_ids: dict = field(init=False, repr=False, compare=False)
     _tag_ids: dict = field(init=False, repr=False, compare=False)
     _vector_ids: dict = field(init=False, repr=False, compare=False)
+    _aux_tag_ids: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         self.forms = frozenset(self.forms)
@@ -73,6 +82,7 @@ class Vocab:
         self._char_ids = {char: i for i, char in enumerate(self.chars)}
         self._tag_ids = {tag: i for i, tag in enumerate(self.tags + self.tag_sets)}
         self._vector_ids = {word: i for i, word in enumerate(self.vectors)}
+        self._aux_tag_ids = {tag: i for i, tag in enumerate(self.aux_tags)}
 
     @classmethod
     def build(cls, sentences: list[Sentence], vectors: list[str] = ()) -> "Vocab":
@@ -88,9 +98,11 @@ class Vocab:
         words = [PAD, UNK] + sorted(counts.keys() - {PAD, UNK}, key=lambda w: (-counts[w], w))
         chars = [PAD, UNK] + sorted({char for form in forms for char in form})
         given = {tag for sentence in sentences for _, tag in sentence}
+        aux = sorted({tag.partition(AUX_TAG)[2] for tag in given} - {""})
+        given = {tag.partition(AUX_TAG)[0] for tag in given} - {""}
         tags = sorted({one for tag in given for one in tag.split(TAG_SET)})
         return cls(words, chars, tags, [counts[word] for word in words], frozenset(forms),
-                   list(vectors), sorted(tag for tag in given if TAG_SET in tag))
+                   list(vectors), sorted(tag for tag in given if TAG_SET in tag), aux)
 
     def word_id(self, word) -> int:
         return self._word_ids.get(word.lower(), self._word_ids[UNK])
@@ -133,9 +145,13 @@ class Vocab:
             char_lengths=torch.tensor([len(form) for form in chars], dtype=torch.long),
             forms=_pad([[form_ids[word] for word in s] for s in sentences], 0),
             tags=None if tags is None else _pad(
-                [[self._tag_ids.get(tag, IGNORE_INDEX) for tag in t] for t in tags], IGNORE_INDEX),
+                [[self._tag_ids.get(tag.partition(AUX_TAG)[0], IGNORE_INDEX) for tag in t]
+                 for t in tags], IGNORE_INDEX),
             vectors=_pad([[self.vector_id(word) for word in s] for s in sentences], 0)
             if self.vectors else None,
+            aux_tags=None if tags is None or not self.aux_tags else _pad(
+                [[self._aux_tag_ids.get(tag.partition(AUX_TAG)[2], IGNORE_INDEX) for tag in t]
+                 for t in tags], IGNORE_INDEX),
         )
 
     def tag_set_mask(self) -> torch.Tensor:

@@ -1,5 +1,7 @@
-"""Shared test setup: point NLTK at the workspace's shared data when NLTK_DATA is not set, and the
-helpers that run the real command line and check its one-line errors."""
+"""Shared test setup: point NLTK at the workspace's shared data when NLTK_DATA is not set, run
+torch on one thread; and the helpers the test modules share: tiny model sizes, a skip marker for
+missing NLTK data, weight comparison, and fixtures that run the real command line and check its
+one-line errors. Test modules import the constants and functions (`from conftest import TINY`)."""
 
 import os
 import subprocess
@@ -8,6 +10,8 @@ from pathlib import Path
 
 import nltk
 import pytest
+import torch
+from safetensors.torch import load_file
 
 SHARED_NLTK_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "nltk_data"
 
@@ -15,6 +19,32 @@ SHARED_NLTK_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "n
 if "NLTK_DATA" not in os.environ and SHARED_NLTK_DATA.is_dir():
     os.environ["NLTK_DATA"] = str(SHARED_NLTK_DATA)
     nltk.data.path.append(str(SHARED_NLTK_DATA))
+
+# A network that trains in a blink: every test model is this small.
+TINY = dict(embedding_size=16, char_embedding_size=8, char_hidden_size=8, hidden_size=16)
+# A tiny training run on the toy corpus: one CPU thread, no progress bar (a Config's fields).
+TINY_RUN = dict(corpus="toy", progress=False, threads=1, device="cpu", **TINY)
+# Smaller still, as flags of the evaluation scripts, which train several models.
+TINY_FLAGS = ["--embedding-size", "8", "--char-embedding-size", "4",
+              "--char-hidden-size", "4", "--hidden-size", "8", "--threads", "1", "--no-progress",
+              "--device", "cpu"]
+
+
+def needs_nltk(*resources):
+    """Skip unless NLTK's search path has every resource ("corpora/treebank"...)."""
+    from tagger import data
+
+    missing = [r for r in resources if not data.nltk_has(r)]
+    return pytest.mark.skipif(bool(missing), reason=f"NLTK's {', '.join(missing)} not installed")
+
+
+def assert_same_weights(a, b):
+    """Two models, or two model folders, hold the same tensors under the same names."""
+    a, b = (load_file(Path(x) / "model.safetensors") if isinstance(x, (str, Path))
+            else x.state_dict() for x in (a, b))
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
 
 
 def _run_cli(module, *args, cwd=None, input=None, env=None):
@@ -37,6 +67,17 @@ def _assert_one_line_error(result, *words):
     for word in words:
         assert word in lines[0]
     return lines[0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """Every test runs torch on one thread, as the `--threads 1` command lines that tests compare
+    in-process runs with do (train() leaves threads to its caller); tiny sizes gain nothing from
+    a second one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

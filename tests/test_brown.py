@@ -1,7 +1,6 @@
 """Tests for tagger.brown: Brown's tags as sets of Penn tags, its tokens split as the treebank's."""
 
-import pytest
-
+from conftest import needs_nltk
 from tagger import data
 from tagger.brown import PENN, penn_sentence
 
@@ -19,6 +18,18 @@ def test_contractions_and_possessives_are_split_as_the_treebank_splits_them():
         ("States", "NNS|NNPS"), ("de", "FW|IN")]
 
 
+def test_own_tags_follow_the_penn_tags_piece_by_piece_with_title_and_foreign_marks():
+    brown = [("It's", "PPS+BEZ"), ("United", "VBN-TL"), ("de", "FW-IN"), ("John's", "NP$"),
+             ("don't", "DO*")]
+    both = penn_sentence(brown, tags="both")
+    assert both == [
+        ("It", "PRP~PPS"), ("'s", "VBZ~BEZ"), ("United", "VBN|JJ|NNP~VBN-TL"),
+        ("de", "FW|IN~FW-IN"), ("John", "NNP~NP"), ("'s", "POS~POS"), ("do", "VB|VBP~DO"),
+        ("n't", "RB~*")]
+    assert [(w, t.partition("~")[0]) for w, t in both] == penn_sentence(brown)
+    assert penn_sentence(brown, tags="own") == [(w, "~" + t.partition("~")[2]) for w, t in both]
+
+
 def test_a_sentence_with_a_token_penn_cannot_read_is_left_out():
     assert penn_sentence([("gonna", "VBG+TO"), ("go", "VB")]) is None
     assert penn_sentence([("LD", "NIL")]) is None
@@ -28,7 +39,7 @@ def test_every_brown_tag_maps_to_penn_tags():
     assert {tag for tags in PENN.values() for tag in tags.split("|")} <= PENN_TAGS
 
 
-@pytest.mark.skipif(not data.nltk_has("corpora/brown"), reason="NLTK's brown is not installed")
+@needs_nltk("corpora/brown")
 def test_nearly_all_of_brown_converts_and_keeps_its_words():
     from nltk.corpus import brown
 

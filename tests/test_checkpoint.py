@@ -7,6 +7,7 @@ import pickle
 import pytest
 import torch
 
+from conftest import TINY
 from tagger import checkpoint
 from tagger.checkpoint import Progress
 from tagger.config import Config
@@ -15,7 +16,6 @@ from tagger.errors import TaggerError
 from tagger.model import Tagger
 from tagger.vocab import Vocab
 
-TINY = dict(embedding_size=16, char_embedding_size=8, char_hidden_size=8, hidden_size=16)
 CPU = torch.device("cpu")
 
 

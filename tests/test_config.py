@@ -7,8 +7,9 @@ from dataclasses import fields
 
 import pytest
 
-from tagger.config import FORMAT_VERSION, Config
+from tagger.config import FORMAT_VERSION, Config, _bound_error
 from tagger.errors import TaggerError
+from tagger.pretrain import Settings
 
 
 def parse(*argv):
@@ -38,6 +39,29 @@ def test_invalid_values_are_one_line_errors_naming_the_flag(setting, message):
     with pytest.raises(TaggerError) as info:
         Config(**setting).validate()
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("cls", [Config, Settings])
+def test_every_number_but_the_seed_has_bounds_and_the_defaults_lie_inside(cls):
+    numbers = {f.name for f in fields(cls) if type(f.default) in (int, float)}
+    assert numbers - {f.name for f in fields(cls) if f.metadata["bounds"]} == {"seed"}
+    cls().validate()
+
+
+def test_only_the_run_s_own_settings_do_not_change_what_is_learnt():
+    assert Config.run_only() == {"device", "threads", "out", "resume", "progress"}
+    assert Settings.run_only() == {"threads", "jobs", "out"}
+
+
+@pytest.mark.parametrize("bounds,value,message", [
+    ("[1, inf)", 0, "--x must be at least 1, got 0"), ("[1, inf)", 1, None),
+    ("[0, inf)", -1, "--x must not be negative, got -1"),
+    ("(0, inf)", 0.0, "--x must be positive, got 0.0"),
+    ("(0, 1]", 1.0, None), ("(0, 1]", 1.5, "--x must be in (0, 1], got 1.5"),
+    ("[0, 1)", 0.0, None), ("[0, 1)", 1.0, "--x must be in [0, 1), got 1.0"),
+])
+def test_bounds_read_as_intervals(bounds, value, message):
+    assert _bound_error("x", value, bounds) == message
 
 
 def test_a_saved_config_reads_back_and_an_older_one_gets_new_flags_defaults():

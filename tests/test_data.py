@@ -11,6 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import needs_nltk
 from tagger import data
 from tagger.config import Config
 from tagger.data import batches, load_corpus, read_tagged, require_nltk
@@ -43,19 +44,8 @@ def write(tmp_path, name, content):
     return path
 
 
-def nltk_has(resource):
-    try:
-        nltk.data.find(resource)
-        return True
-    except LookupError:
-        return False
-
-
-needs_treebank = pytest.mark.skipif(not nltk_has("corpora/treebank/"),
-                                    reason="NLTK's treebank sample is not installed")
-needs_brown = pytest.mark.skipif(
-    not (nltk_has("corpora/brown/") and nltk_has("taggers/universal_tagset/")),
-    reason="NLTK's brown corpus or universal_tagset is not installed")
+needs_treebank = needs_nltk("corpora/treebank")
+needs_brown = needs_nltk("corpora/brown", "taggers/universal_tagset")
 
 
 # --- bundled and NLTK corpora -------------------------------------------------------------------
@@ -87,15 +77,13 @@ def test_auto_falls_back_to_toy_with_one_line_note(monkeypatch, tmp_path, capsys
 def test_auto_picks_english_when_nltk_has_its_corpora_else_the_treebank(monkeypatch):
     monkeypatch.setattr(data, "_load_treebank", lambda keep_traces: data.Splits("treebank", [], [], []))
     monkeypatch.setattr(data, "_conll2000_train", lambda: [])
-    monkeypatch.setattr(data, "_brown_penn", lambda: [])
+    monkeypatch.setattr(data, "_brown_penn", lambda tags: [])
     assert load_corpus(Config(corpus="auto")).name == "english"
     monkeypatch.setattr(data, "nltk_has", lambda resource: resource == "corpora/treebank")
     assert load_corpus(Config(corpus="auto")).name == "treebank"
 
 
-needs_english = pytest.mark.skipif(
-    not all(data.nltk_has(f"corpora/{name}") for name in ("treebank", "conll2000", "brown")),
-    reason="NLTK's treebank, conll2000 and brown are not installed")
+needs_english = needs_nltk("corpora/treebank", "corpora/conll2000", "corpora/brown")
 
 
 @needs_english
@@ -118,6 +106,7 @@ def test_wsj_adds_conll2000_train_only_and_keeps_the_treebank_dev_and_test(monke
 
 
 @needs_english
+@pytest.mark.slow
 def test_english_trains_on_a_new_slice_of_brown_each_epoch():
     english = load_corpus(Config(corpus="english"))
     assert english.train == load_corpus(Config(corpus="wsj")).train
@@ -132,8 +121,7 @@ def test_english_trains_on_a_new_slice_of_brown_each_epoch():
     assert english.epoch_train(3, 1.0) == english.train + english.more
 
 
-needs_masc = pytest.mark.skipif(not data.nltk_has("corpora/masc_tagged"),
-                                reason="NLTK's masc_tagged is not installed")
+needs_masc = needs_nltk("corpora/masc_tagged")
 
 
 @needs_masc

@@ -55,13 +55,6 @@ train.main()
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def restore_threads():
-    threads = torch.get_num_threads()  # train(threads=1) in this process sets them
-    yield
-    torch.set_num_threads(threads)
-
-
 def torchrun(out, *flags, digests=None, script=None, **variables):
     """`torchrun --standalone --nproc_per_node=2 -m tagger.train FLAGS --out OUT` (or the script),
     with the venv's torchrun; each rank writes its weights' digest into the folder `digests`."""
@@ -101,6 +94,7 @@ def run(tmp_path_factory):
     return root, result
 
 
+@pytest.mark.slow
 def test_two_processes_end_with_identical_weights(run):
     root, _ = run
     rank0, rank1 = digests_of(root / "digests")
@@ -130,6 +124,7 @@ def interrupted_lines(result):
     return [line for line in result.stderr.splitlines() if line.startswith("interrupted")]
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_one_rank_stops_every_rank_at_the_same_batch_and_resume_ends_as_uninterrupted(
         run, tmp_path):
     root, _ = run
@@ -166,6 +161,7 @@ def test_ctrl_c_on_one_rank_stops_every_rank_at_the_same_batch_and_resume_ends_a
     assert not checkpoint.path_for(out).exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_torchrun_stops_every_rank_cleanly(tmp_path):
     out, script = tmp_path / "m", tmp_path / "ctrl_c.py"
     script.write_text(CTRL_C_SCRIPT)
@@ -179,6 +175,7 @@ def test_ctrl_c_on_torchrun_stops_every_rank_cleanly(tmp_path):
     assert storage.load(out)[3]["best_epoch"] == 1
 
 
+@pytest.mark.slow
 def test_two_processes_train_as_one_with_twice_the_batch(tmp_path):
     """Without dropout, N ranks with batches of B take the steps of one process with batches of
     N x B: the same sentences a step, and a gradient averaged over all their tokens. Only float

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TINY_FLAGS, needs_nltk
 from tagger import data
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "eval_english.py"
-TINY = ["--corpus", "toy", "--epochs", "2", "--embedding-size", "8", "--char-embedding-size", "4",
-        "--char-hidden-size", "4", "--hidden-size", "8", "--threads", "1", "--no-progress",
-        "--device", "cpu"]
+TINY = ["--corpus", "toy", "--epochs", "2", *TINY_FLAGS]
 
-pytestmark = pytest.mark.skipif(not data.nltk_has("corpora/masc_tagged"),
-                                reason="NLTK's masc_tagged is not installed")
+pytestmark = needs_nltk("corpora/masc_tagged")
 
 
 def run(tmp_path, *args):
@@ -26,6 +24,7 @@ def run(tmp_path, *args):
     return json.loads((report / "report.json").read_text()), (report / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_trained_rows_are_scored_as_their_model_folders_are(tmp_path):
     models = tmp_path / "models"
     trained, markdown = run(tmp_path, "--encoders", "hand", "--models", str(models))

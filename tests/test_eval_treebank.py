@@ -8,15 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from conftest import TINY_FLAGS
 from tagger import data, evaluate
 from tagger.config import Config
+from tagger.errors import TaggerError
 from tagger.tag import PosTagger
 from tagger.train import train
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "eval_treebank.py"
-TINY = ["--corpus", "toy", "--epochs", "4", "--embedding-size", "8", "--char-embedding-size", "4",
-        "--char-hidden-size", "4", "--hidden-size", "8", "--threads", "1", "--no-progress",
-        "--device", "cpu"]
+TINY = ["--corpus", "toy", "--epochs", "4", *TINY_FLAGS]
 
 
 def run(models, report, *args):
@@ -27,6 +29,7 @@ def run(models, report, *args):
     return json.loads((report / "report.json").read_text())["results"]
 
 
+@pytest.mark.slow
 def test_ensemble_rows_score_the_ensemble_of_their_members(tmp_path):
     models, report = tmp_path / "models", tmp_path / "report"
     results = run(models, report, "--jobs", "2")
@@ -44,18 +47,27 @@ def test_ensemble_rows_score_the_ensemble_of_their_members(tmp_path):
         row = results[f"{encoder}-ensemble2"][0]
         assert row["accuracy"] == expected["accuracy"]
         assert row["unknown_accuracy"] == expected["unknown_accuracy"]
-        single = PosTagger.load(models / f"toy-{encoder}-seed1", "cpu").evaluate(test)
+        single = PosTagger.load(models / f"toy-{encoder}-seed1", "cpu").scores(test)
         assert results[encoder][0]["accuracy"] == single["accuracy"]
 
 
-def test_counts_under_one_are_refused(tmp_path):
-    for flag in ("--ensemble", "--jobs"):
-        result = subprocess.run([sys.executable, str(SCRIPT), flag, "0"], capture_output=True,
-                                text=True, cwd=tmp_path, timeout=120)
-        assert result.returncode == 2 and f"{flag} must be at least 1, got 0" in result.stderr
+def load_script():
+    spec = importlib.util.spec_from_file_location("eval_treebank", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_counts_under_one_are_refused(tmp_path, one_line_error):
+    result = subprocess.run([sys.executable, str(SCRIPT), "--jobs", "0"], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=120)
+    one_line_error(result, "--jobs must be at least 1, got 0")
     assert not (tmp_path / "models").exists()
+    with pytest.raises(TaggerError, match="--ensemble must be at least 1, got 0"):
+        load_script().parse_args(["--ensemble", "0"])
 
 
+@pytest.mark.slow
 def test_jobs_train_the_models_one_at_a_time_would(tmp_path):
     together = run(tmp_path / "together", tmp_path / "report-together", "--jobs", "2")
     alone = run(tmp_path / "alone", tmp_path / "report-alone")
@@ -69,9 +81,7 @@ def test_jobs_train_the_models_one_at_a_time_would(tmp_path):
 def test_reuse_takes_a_longer_run_when_a_shorter_one_saves_the_same_model(tmp_path):
     """A run of 6 epochs whose best came at epoch b saved the very model a run of b epochs saves
     (constant learning rate): --reuse may take it for --epochs b, not for b - 1."""
-    spec = importlib.util.spec_from_file_location("eval_treebank", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script()
     tiny = dict(corpus="toy", embedding_size=8, char_embedding_size=4, char_hidden_size=4,
                 hidden_size=8, threads=1, progress=False, device="cpu", patience=0)
     long = train(Config(**tiny, epochs=6, out=str(tmp_path / "long")), log=lambda m: None)

@@ -4,12 +4,12 @@ output shape and normalisation, and independence from padding."""
 import pytest
 import torch
 
+from conftest import TINY
 from tagger.config import Config
 from tagger.data import TOY_DIR, read_tagged
 from tagger.model import Tagger
 from tagger.vocab import Vocab
 
-TINY = dict(embedding_size=16, char_embedding_size=8, char_hidden_size=8, hidden_size=16)
 SHAPES = [  # (bidirectional, num_layers)
     (True, 1), (False, 1), (True, 2), (False, 2),
 ]
@@ -84,6 +84,23 @@ def test_output_is_log_probabilities_of_every_tag_at_every_position(vocab, toy, 
     assert out.shape == (B, T, len(vocab.tags)) and out.dtype == torch.float32
     assert torch.isfinite(out).all() and (out <= 0).all()
     torch.testing.assert_close(out.logsumexp(-1), torch.zeros(B, T), rtol=0, atol=1e-5)
+
+
+def test_a_second_head_gives_its_own_log_probabilities_and_leaves_the_first_as_it_was(vocab, toy):
+    batch = toy_batch(vocab, toy[:5])
+    config = Config(**TINY)
+    torch.manual_seed(0)
+    model = Tagger(config, len(vocab.words), len(vocab.chars), len(vocab.tags),
+                   num_aux_tags=7).eval()
+    with torch.no_grad():
+        out, aux = model(batch, aux=True)
+        alone = model(batch)
+    B, T = batch.words.shape
+    assert aux.shape == (B, T, 7) and torch.equal(out, alone)
+    torch.testing.assert_close(aux.logsumexp(-1), torch.zeros(B, T), rtol=0, atol=1e-5)
+    # The same seed gives the same weights as a model without the second head, which comes last.
+    without = {k: v for k, v in model.state_dict().items() if not k.startswith("aux_head.")}
+    assert all(torch.equal(v, make(vocab).state_dict()[k]) for k, v in without.items())
 
 
 @pytest.mark.parametrize("encoder", ["hand", "torch"])

@@ -9,6 +9,7 @@ import pickle
 import pytest
 import torch
 
+from conftest import TINY, assert_same_weights
 from tagger import storage
 from tagger.config import FORMAT_VERSION, Config
 from tagger.data import TOY_DIR, read_tagged
@@ -16,7 +17,6 @@ from tagger.errors import TaggerError
 from tagger.model import Tagger
 from tagger.vocab import Vocab
 
-TINY = dict(embedding_size=16, char_embedding_size=8, char_hidden_size=8, hidden_size=16)
 METRICS = {"corpus": "toy", "history": [{"epoch": 1, "loss": 2.5}], "test": {"accuracy": 0.5}}
 
 
@@ -38,13 +38,6 @@ def saved(tmp_path, vocab):
     folder = tmp_path / "models" / "m"
     storage.save(folder, model, vocab, config, METRICS)
     return folder, model, config
-
-
-def assert_same_weights(a, b):
-    a, b = a.state_dict(), b.state_dict()
-    assert a.keys() == b.keys()
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
 
 
 def load_error(folder):

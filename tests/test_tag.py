@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from nltk.tag.api import TaggerI
 from nltk.tokenize import TreebankWordTokenizer
 
+from conftest import TINY_RUN
 from tagger import data, tag
 from tagger.config import Config
 from tagger.tag import MAX_SENTENCE_TOKENS, TOKENS_PER_BATCH, PosTagger, split_long
 from tagger.train import train
 
 # One thread: on a small machine shared with other work, torch's thread pool waits on busy cores.
-TINY = dict(corpus="toy", epochs=10, embedding_size=16, char_embedding_size=8, char_hidden_size=8,
-            hidden_size=16, progress=False, threads=1, device="cpu")
+TINY = dict(TINY_RUN, epochs=10)
 LONG = " ".join(["the", "dog", "ate", "an", "apple", "."] * 333 + ["ok", "!"])  # 2,000 tokens
 LINES = [  # what --file and stdin read, one sentence a line
     "The dog ate the apple",
@@ -39,10 +39,8 @@ LINES = [  # what --file and stdin read, one sentence a line
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    threads = torch.get_num_threads()
     out = tmp_path_factory.mktemp("tag") / "model"
     train(Config(**TINY, out=str(out)), log=lambda message: None)
-    torch.set_num_threads(threads)
     return out
 
 
@@ -95,7 +93,8 @@ def test_accuracy_is_the_fraction_of_tokens_tagged_right(tagger, toy_test):
     assert len(pairs) == 100 and 0 < by_hand < 1
     assert tagger.accuracy(toy_test) == by_hand
     assert TaggerI.accuracy(tagger, toy_test) == by_hand  # NLTK's own definition
-    report = tagger.evaluate(toy_test)
+    assert tagger.evaluate(toy_test) == by_hand  # a float, as NLTK's evaluate
+    report = tagger.scores(toy_test)
     assert report["accuracy"] == by_hand and report["tokens"] == 100
     assert report["known_tokens"] + report["unknown_tokens"] == 100
 
@@ -214,10 +213,8 @@ def test_cli_missing_input_file_is_a_one_line_error(model_dir, tmp_path, run_tag
 @pytest.fixture(scope="module")
 def other_model_dir(tmp_path_factory):
     """A second model, another seed: the other member of an ensemble."""
-    threads = torch.get_num_threads()
     out = tmp_path_factory.mktemp("tag") / "other"
     train(Config(**TINY, seed=2, out=str(out)), log=lambda message: None)
-    torch.set_num_threads(threads)
     return out
 
 
@@ -341,6 +338,7 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.slow
 def test_cli_tags_hostile_and_huge_lines_one_tag_per_token(tagger, model_dir, tmp_path, run_tag):
     path = tmp_path / "hostile.txt"
     path.write_text("\n".join(HOSTILE) + "\n", encoding="utf-8")
@@ -402,16 +400,7 @@ def test_windows_are_read_lazily_and_hold_a_bounded_number_of_lines():
     assert sizes == [2, 1, 2]
 
 
-@pytest.fixture
-def one_thread():
-    """In-process tagging with one thread, as the command lines it is compared with are given."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_cli_streams_a_pipe_window_by_window(tagger, model_dir, one_thread):
+def test_cli_streams_a_pipe_window_by_window(tagger, model_dir):
     """Each window's output appears before the next input line is even written: the command reads
     and writes as it goes, so it holds a window, not the input."""
     process = subprocess.Popen([sys.executable, "-m", "tagger.tag", "--model", str(model_dir),
@@ -468,7 +457,8 @@ def tag_many(model_dir, many_lines, run_tag):
     return run
 
 
-def test_cli_workers_give_the_output_of_one_process(tagger, tag_many, one_thread):
+@pytest.mark.slow
+def test_cli_workers_give_the_output_of_one_process(tagger, tag_many):
     """(The timing test below checks the same for --format conll.)"""
     one = tag_many("--format", "json", "--window", "100")  # 31 windows, which two workers share
     two = tag_many("--format", "json", "--window", "100", "--workers", "2")
@@ -483,7 +473,7 @@ def test_cli_workers_give_the_output_of_one_process(tagger, tag_many, one_thread
     assert [o["tags"] for o in out] == [[t for _, t in s] for s in expected]
 
 
-def test_cli_streamed_output_is_what_predict_gives(tagger, tag_many, one_thread):
+def test_cli_streamed_output_is_what_predict_gives(tagger, tag_many):
     """The default window holds the whole file: the output is predict's over all of its lines."""
     result = tag_many("--format", "conll", "--tokenized")
     assert result.returncode == 0, result.stderr

@@ -15,26 +15,20 @@ import torch
 from safetensors.torch import load_file
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
+from conftest import TINY_RUN, assert_same_weights, needs_nltk
 from tagger import checkpoint, data, storage
 from tagger import train as train_module
 from tagger.config import Config
 from tagger.errors import Interrupted, TaggerError
 from tagger.tag import PosTagger
 from tagger.train import learning_rate, recase, train, word_dropout
-from tagger.vocab import TAG_SET, Vocab
+from tagger.data import read_tagged
+from tagger.vocab import IGNORE_INDEX, TAG_SET, Vocab
 
 # One thread: on a small machine shared with other work, torch's thread pool waits on busy cores.
 # The CPU: "same seed, same model" is promised there (CUDA kernels may add in any order).
-TINY = dict(corpus="toy", epochs=2, embedding_size=16, char_embedding_size=8, char_hidden_size=8,
-            hidden_size=16, progress=False, threads=1, device="cpu")
+TINY = dict(TINY_RUN, epochs=2)
 TIMING_KEYS = {"seconds", "tokens_per_second", "train_seconds"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 def run_train(out, **overrides):
@@ -80,15 +74,8 @@ def test_train_saves_a_loadable_model_with_its_metrics(trained):
     assert vocab == Vocab.build(splits.train)  # built from the training split alone
     tagger = PosTagger(model, vocab, config)
     assert tagger.accuracy(splits.dev) == metrics["dev_accuracy"]
-    assert tagger.evaluate(splits.test) == metrics["test"]
+    assert tagger.scores(splits.test) == metrics["test"]
     assert metrics["test"]["tokens"] == sum(len(s) for s in splits.test) == 100
-
-
-def assert_same_weights(a, b):
-    a, b = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
-    assert a.keys() == b.keys()
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
 
 
 def test_same_seed_gives_identical_weights_and_metrics(trained):
@@ -98,7 +85,7 @@ def test_same_seed_gives_identical_weights_and_metrics(trained):
     assert "seconds" in first["history"][0] and "seconds" not in without_timing(first)["history"][0]
 
 
-@pytest.mark.skipif(not data.nltk_has("corpora/treebank"), reason="NLTK's treebank is not installed")
+@needs_nltk("corpora/treebank")
 def test_same_seed_gives_identical_weights_and_metrics_on_a_treebank_slice(tmp_path):
     slice_ = dict(corpus="treebank", limit=150, batch_size=16)
     first, _ = run_train(tmp_path / "a", **slice_)
@@ -339,6 +326,7 @@ def wait_for_line(process, prefix):
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
                          ids=["ctrl-c", "sigterm"])
+@pytest.mark.slow
 def test_ctrl_c_or_sigterm_on_the_command_line_stops_with_one_line_and_resumes(tmp_path, signum,
                                                                               code):
     out = tmp_path / "m"
@@ -367,6 +355,7 @@ def state_of(model):
     return {name: value.clone() for name, value in model.state_dict().items()}
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_leaves_whole_files_and_resume_ends_as_uninterrupted(
         tmp_path, monkeypatch):
     settings = dict(epochs=20, patience=0)
@@ -429,6 +418,8 @@ def test_tag_loss_is_nll_for_one_tag_and_minus_log_of_the_set_probability_for_se
     expected = -(log_probs[0, 0, 0] + (p[0, 1, 2] + p[0, 1, 3]).log() + log_probs[0, 2, 1]
                  + (p[1, 0, 3] + p[1, 0, 1]).log()) / 4
     assert torch.allclose(loss, expected)
+    assert torch.allclose(tag_loss(log_probs.flatten(0, 1), batch.tags.flatten(),
+                                   vocab.tag_set_mask(), reduction="sum"), 4 * expected)
     single = vocab.batch([["a", "c"]], [["DT", "NN"]]).tags.flatten()
     assert torch.equal(tag_loss(log_probs[0, :2], single, vocab.tag_set_mask()),
                        torch.nn.NLLLoss()(log_probs[0, :2], single))
@@ -445,12 +436,40 @@ def test_a_corpus_with_tag_sets_trains_a_tagger_of_single_tags(tmp_path):
     assert 0 < metrics["dev_accuracy"] <= 1
 
 
-@pytest.mark.skipif(not all(data.nltk_has(f"corpora/{name}") for name in
-                            ("treebank", "conll2000", "brown")),
-                    reason="NLTK's treebank, conll2000 and brown are not installed")
+def test_a_second_tag_set_trains_a_second_head_that_the_saved_model_leaves_out(tmp_path):
+    # What --brown-tags both does with Brown's own tags, on a user's corpus whose tokens carry a
+    # second tag after "~" (the first sentence has none: it adds nothing to the second head).
+    lines = ["The/DT dog/NN ate/VBD the/DT apple/NN", "They/PRP~PPSS read/VB|VBP~VB books/NNS~NNS",
+             "We/PRP~PPSS eat/VBP~VB apples/NNS~NNS", "A/~AT cat/~NN slept/~VBD"] * 5
+    corpus = tmp_path / "aux.txt"
+    corpus.write_text("\n".join(lines) + "\n")
+    vocab = Vocab.build(read_tagged(corpus))
+    assert vocab.tags == ["DT", "NN", "NNS", "PRP", "VB", "VBD", "VBP"]
+    assert vocab.aux_tags == ["AT", "NN", "NNS", "PPSS", "VB", "VBD"]
+    assert vocab.tag_sets == ["VB|VBP"]
+    batch = vocab.batch([["The", "dog"], ["They", "read"], ["A", "cat"]],
+                        [["DT", "NN"], ["PRP~PPSS", "VB|VBP~VB"], ["~AT", "~NN"]])
+    assert batch.aux_tags.tolist() == [[IGNORE_INDEX, IGNORE_INDEX], [3, 4], [0, 1]]
+    assert batch.tags.tolist() == [[0, 1], [3, len(vocab.tags)], [IGNORE_INDEX, IGNORE_INDEX]]
+    assert Vocab.build(read_tagged(corpus)[:1]).batch([["The"]], [["DT"]]).aux_tags is None
+
+    run_train(tmp_path / "m", corpus=str(corpus), epochs=2)
+    weights = load_file(tmp_path / "m" / "model.safetensors")
+    assert "head.weight" in weights and not any(k.startswith("aux_head") for k in weights)
+    tagger = PosTagger.load(tmp_path / "m")
+    assert tagger.model.aux_head is None and not tagger.vocab.aux_tags
+    assert all(tag in vocab.tags for _, tag in tagger.tag(["They", "read", "books"]))
+
+
+@needs_nltk("corpora/treebank", "corpora/conll2000", "corpora/brown")
+@pytest.mark.slow
 def test_english_trains_on_wsj_and_a_share_of_brown(tmp_path):
     metrics, messages = run_train(tmp_path / "m", corpus="english", limit=60, epochs=2,
                                   brown_share=0.5)
     assert "(+ 60, a share each epoch)" in messages[0]
     saved = Config.from_json((tmp_path / "m" / "config.json").read_text())
     assert saved.epochs == 2 and metrics["corpus"] == "english"
+    for tags in ("own", "both"):
+        metrics, _ = run_train(tmp_path / tags, corpus="english", limit=60, epochs=1,
+                               brown_tags=tags)
+        assert 0 < metrics["dev_accuracy"] <= 1
