@@ -4,6 +4,7 @@ missing NLTK data, weight comparison, and fixtures that run the real command lin
 one-line errors. Test modules import the constants and functions (`from conftest import TINY`)."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,12 @@ import torch
 from safetensors.torch import load_file
 
 SHARED_NLTK_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "nltk_data"
+
+# The tests send Ctrl-C (SIGINT) to themselves and to the commands they start. A suite started in
+# the background by a script (`nohup`, `&`) inherits SIGINT ignored, and so would every command it
+# starts: Python's own handler is put back (commands started from here then get it too).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # NLTK reads NLTK_DATA once, when it is imported, so its search path is extended as well.
 if "NLTK_DATA" not in os.environ and SHARED_NLTK_DATA.is_dir():
