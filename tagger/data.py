@@ -8,6 +8,7 @@ parse raises `CorpusFormatError` naming its file and line.
 
 import sys
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Iterator
 
@@ -134,6 +135,20 @@ def nltk_has(resource) -> bool:
 
 def _load_treebank(keep_traces):
     require_nltk("corpora/treebank", "treebank")
+    return Splits("treebank", *map(list, _treebank_splits(keep_traces)))
+
+
+def _conll2000_train():
+    # Only train.txt (WSJ sections 15-18): test.txt is kept for independent evaluation.
+    require_nltk("corpora/conll2000", "conll2000")
+    return list(_conll2000_sentences())
+
+
+# NLTK's readers parse a corpus anew each time they are asked (Brown: 17 s here), so the three
+# below keep their sentences for the process, for a script or a test suite that loads a corpus
+# more than once; each caller gets lists of its own.
+@cache
+def _treebank_splits(keep_traces) -> tuple:
     from nltk.corpus import treebank
 
     def split(fileids):
@@ -142,26 +157,30 @@ def _load_treebank(keep_traces):
             sentence = [(word, tag) for word, tag in sentence if keep_traces or tag != "-NONE-"]
             if sentence:
                 sentences.append(sentence)
-        return sentences
+        return tuple(sentences)
 
     train, dev, test = [], [], []
     for fileid in treebank.fileids():
         number = int(Path(fileid).stem.removeprefix("wsj_"))
         (train if number < TREEBANK_DEV else dev if number < TREEBANK_TEST else test).append(fileid)
-    return Splits("treebank", split(train), split(dev), split(test))
+    return split(train), split(dev), split(test)
 
 
-def _conll2000_train():
-    # Only train.txt (WSJ sections 15-18): test.txt is kept for independent evaluation.
-    require_nltk("corpora/conll2000", "conll2000")
+@cache
+def _conll2000_sentences() -> tuple:
     from nltk.corpus import conll2000
 
-    return [[(word, BRACKET_TAGS.get(tag, tag)) for word, tag in sentence]
-            for sentence in conll2000.tagged_sents("train.txt")]
+    return tuple([(word, BRACKET_TAGS.get(tag, tag)) for word, tag in sentence]
+                 for sentence in conll2000.tagged_sents("train.txt"))
 
 
 def _brown_penn(tags="penn"):
     require_nltk("corpora/brown", "brown")
+    return list(_brown_penn_sentences(tags))
+
+
+@cache
+def _brown_penn_sentences(tags) -> tuple:
     from nltk.corpus import brown
 
     from tagger.brown import penn_sentence
@@ -172,7 +191,7 @@ def _brown_penn(tags="penn"):
     sentences = [s for s in (penn_sentence(s, tags) for s in brown.tagged_sents())
                  if s is not None]
     order = torch.randperm(len(sentences), generator=torch.Generator().manual_seed(0)).tolist()
-    return [sentences[i] for i in order]
+    return tuple(sentences[i] for i in order)
 
 
 def masc_dev() -> dict[str, list[Sentence]]:

@@ -133,7 +133,7 @@ def test_lone_surrogates_and_any_unicode_are_tagged(client):
     assert got.json()["sentences"][0]["tokens"] == ["\ufffdx", "\x00", "a\u200bb"]
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
                            | st.text(max_size=30),
                            lambda children: st.lists(children, max_size=4)
                            | st.dictionaries(st.text(max_size=10), children, max_size=3),

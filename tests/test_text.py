@@ -1,8 +1,15 @@
 """Tests for tagger.text: real text's characters tokenized and read as the treebank writes them."""
 
-import pytest
-from nltk.tokenize import TreebankWordTokenizer
+import subprocess
+import sys
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nltk.tokenize import NLTKWordTokenizer, TreebankWordTokenizer
+
+from conftest import needs_nltk
+from tagger import text
 from tagger.text import tokenize, treebank_forms
 from tagger.vocab import Vocab
 
@@ -26,6 +33,43 @@ def test_plain_ascii_is_tokenized_as_the_treebank_tokenizer_does():
     assert tokenize(text) == TreebankWordTokenizer().tokenize(text)
 
 
+RAW_TEXTS = ("abc", "state_union", "webtext", "movie_reviews")
+
+
+@needs_nltk(*(f"corpora/{name}" for name in RAW_TEXTS))
+def test_the_treebank_rules_give_nltks_tokens_on_every_line_of_nltks_raw_text():
+    import nltk.corpus
+
+    nltk_tokenizer, lines = NLTKWordTokenizer(), 0
+    for name in RAW_TEXTS:
+        corpus = getattr(nltk.corpus, name)
+        raw = "\n".join(corpus.raw(fileid) for fileid in corpus.fileids()[::50])
+        for line in raw.splitlines()[:2_000]:  # news, speeches, chat and forums, film reviews
+            assert text._penn_tokens(line) == nltk_tokenizer.tokenize(line), (name, line)
+            lines += 1
+    assert lines > 5_000
+
+
+# Text made of what the rules look at: quotes of every kind, brackets, clitics, dots, digits.
+PIECES = st.sampled_from(["'", "''", '"', "`", "``", "“", "”", "‘", "’", "«", "»", "„", "(", ")",
+                          "[", "]", "{", "}", "<", ">", ".", "..", ",", ":", ";", "?", "!", "*",
+                          "-", "--", "—", "$", "%", "&", "@", "#", " ", "  ", "\t", "1", "3.5",
+                          "a", "dog", "s", "t", "re", "ll", "n't", "'s", "can", "not", "gon",
+                          "na", "wan", "tis", "Mr", "É"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(PIECES, max_size=14).map("".join))
+def test_the_treebank_rules_give_nltks_tokens_on_any_mix_of_what_they_look_at(line):
+    assert text._penn_tokens(line) == NLTKWordTokenizer().tokenize(line)
+
+
+def test_tokenizing_imports_no_nltk():
+    code = "import sys; from tagger import text; text.tokenize('I don\\'t.'); print('nltk' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"
+
+
 def test_treebank_forms_of_brackets_quotes_dashes_and_apostrophes():
     tokens = ["(", "“", "don’t", "”", ")", "[", "]", "{", "}", '"', "x", '"', "–", "…", "(s)", "-"]
     assert treebank_forms(tokens) == ["-LRB-", "``", "don't", "''", "-RRB-", "-LRB-", "-RRB-",
@@ -47,3 +91,11 @@ def test_the_model_reads_real_characters_as_the_forms_it_learnt():
         assert getattr(real, name).equal(getattr(treebank, name))
     assert vocab.is_known("(") and vocab.is_known("[") and vocab.is_known("n’t")
     assert not vocab.is_known("<")
+
+
+def test_a_megabyte_of_spaces_before_a_quote_a_dash_or_after_a_period_is_read_in_one_pass():
+    # each of these took time quadratic in the spaces (a megabyte: hours) before
+    spaces = " " * 1_000_000
+    assert tokenize(spaces + "”") == ["''"]
+    assert tokenize(spaces + "—x") == ["--", "x"]
+    assert tokenize("a." + spaces + "x") == ["a.", "x"]
