@@ -29,10 +29,16 @@ def run(models, report, *args):
     return json.loads((report / "report.json").read_text())["results"]
 
 
+@pytest.fixture(scope="module")
+def together(tmp_path_factory):
+    """(models folder, results) of the script run with --jobs 2, which two tests read."""
+    root = tmp_path_factory.mktemp("together")
+    return root / "models", run(root / "models", root / "report", "--jobs", "2")
+
+
 @pytest.mark.slow
-def test_ensemble_rows_score_the_ensemble_of_their_members(tmp_path):
-    models, report = tmp_path / "models", tmp_path / "report"
-    results = run(models, report, "--jobs", "2")
+def test_ensemble_rows_score_the_ensemble_of_their_members(together):
+    models, results = together
     # Seed 1's ensemble is the models of seeds 1 and 1001, and seed 1's single row is the first.
     assert sorted(p.name for p in models.iterdir()) == [
         "toy-hand-seed1", "toy-hand-seed1001", "toy-torch-seed1", "toy-torch-seed1001"]
@@ -68,14 +74,14 @@ def test_counts_under_one_are_refused(tmp_path, one_line_error):
 
 
 @pytest.mark.slow
-def test_jobs_train_the_models_one_at_a_time_would(tmp_path):
-    together = run(tmp_path / "together", tmp_path / "report-together", "--jobs", "2")
+def test_jobs_train_the_models_one_at_a_time_would(tmp_path, together):
+    models, results = together
     alone = run(tmp_path / "alone", tmp_path / "report-alone")
     for folder in (tmp_path / "alone").iterdir():
         assert (folder / "model.safetensors").read_bytes() == \
-            (tmp_path / "together" / folder.name / "model.safetensors").read_bytes()
+            (models / folder.name / "model.safetensors").read_bytes()
     for name, rows in alone.items():
-        assert [r["accuracy"] for r in rows] == [r["accuracy"] for r in together[name]]
+        assert [r["accuracy"] for r in rows] == [r["accuracy"] for r in results[name]]
 
 
 def test_reuse_takes_a_longer_run_when_a_shorter_one_saves_the_same_model(tmp_path):
