@@ -39,7 +39,7 @@ TEXT_FORMS = [
     (re.compile(r"(?<=\w)[’'](?=\w)"), "'"),        # an apostrophe inside a word
     (re.compile(r"‘"), " ` "), (re.compile(r"’"), " ' "),
     (re.compile(r"(?<=\w)–(?=\w)"), "-"),           # an en dash inside a word or a range
-    (re.compile(r"(?<!\s)\s*[—―–]\s*|--"), " -- "),        # a dash between words
+    (re.compile(r"(?<!\s)\s*[—―–]\s*|--"), " -- "),  # a dash between words
     (re.compile(r"…"), " ... "),
 ]
 
