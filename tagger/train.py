@@ -184,10 +184,8 @@ def _set_up(config: Config, log) -> _Run:
     """Data, vocabulary, model, optimizer and random generators, from the checkpoint of an
     unfinished run when resuming."""
     import torch
-    from torch.optim.swa_utils import AveragedModel
 
     from tagger import checkpoint, data, distributed, storage
-    from tagger.model import Tagger
     from tagger.pretrain import PretrainedText
     from tagger.tag import PosTagger
     from tagger.vocab import Vocab
@@ -210,48 +208,12 @@ def _set_up(config: Config, log) -> _Run:
         f"{len(splits.test)} test sentences; {len(vocab.words)} words, {len(vocab.chars)} chars, "
         f"{len(vocab.tags)} tags; device {device}")
 
-    torch.manual_seed(config.seed)
-    shuffle = torch.Generator().manual_seed(config.seed)
-    # Every rank starts from the same weights (DDP broadcasts rank 0's anyway) and draws the same
-    # batches, but its own word dropout and dropout masks: seed + rank (rank 0's are one process's).
-    dropout_generator = torch.Generator(device=device).manual_seed(config.seed + rank)
-    model = Tagger(config, len(vocab.words), len(vocab.chars), len(vocab.tags),
-                   pretrained.sizes if pretrained else (), len(vocab.aux_tags))
-    if pretrained:
-        model.pretrained.load_state_dict(pretrained.weights)
-    model = model.to(device)
-    if rank:
-        torch.manual_seed(config.seed + rank)  # dropout masks of its own
-    # fused: one kernel updates all of a weight's Adam state. The per-element loop of the default
-    # took a third of an english training step, the word embedding being 5.5M of the weights.
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
-    # Polyak averaging: the mean of the last few hundred steps' weights sits nearer the bottom of
-    # the valley than any one step of Adam, which keeps bouncing around it; this average is what is
-    # evaluated on dev and saved, and only the optimizer sees the raw weights.
-    averaged = AveragedModel(model, multi_avg_fn=_ema_of_trained(model, config.ema_decay)) \
-        if config.ema_decay else None
+    model, averaged, optimizer = _model_and_optimizer(config, vocab, pretrained, device, rank)
     saved_model = averaged.module if averaged else model
-    # Every source of randomness in a run: dropout and initialisation, batch order, word dropout.
-    generators = {"torch": torch.default_generator, "shuffle": shuffle,
-                  "word_dropout": dropout_generator}
-    if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        generators["cuda"] = torch.cuda.default_generators[index]
-    # All but the shared shuffle are this rank's own, saved as NAME.rankR beside rank 0's.
-    generators = {name if name == "shuffle" or not rank else f"{name}.rank{rank}": g
-                  for name, g in generators.items()}
+    shuffle, dropout_generator, generators = _generators(config, device, rank)
     trained_with = checkpoint.identity(config, vocab.to_json(), device, processes)
-    progress = checkpoint.Progress()
-    resumed = distributed.broadcast(resumed)
-    if resumed:
-        checkpoint.check_matches(resumed, trained_with)
-        checkpoint.restore(resumed, model, optimizer, generators, averaged)
-        progress = resumed.progress
-        log(f"resuming after epoch {progress.epoch} (best dev {100 * progress.best:.2f}%, "
-            f"epoch {progress.best_epoch}) from {checkpoint_path}")
-    elif checkpoint_path.exists():
-        log(f"note: {checkpoint_path} holds an unfinished run, which this one replaces once it "
-            "saves its first model; stop now and add --resume to continue that run instead")
+    progress = _resume(distributed.broadcast(resumed), trained_with, model, optimizer,
+                       generators, averaged, checkpoint_path, log)
     return _Run(config=config, log=log, device=device, rank=rank, processes=processes, main=main,
                 splits=splits, vocab=vocab, model=model, ddp_model=distributed.wrap(model),
                 saved_model=saved_model, averaged=averaged, optimizer=optimizer, shuffle=shuffle,
@@ -260,6 +222,73 @@ def _set_up(config: Config, log) -> _Run:
                 counts=torch.tensor(vocab.word_counts, dtype=torch.float, device=device),
                 tagger=PosTagger(saved_model, vocab, config, device),
                 checkpoint_path=checkpoint_path, trained_with=trained_with, progress=progress)
+
+
+def _model_and_optimizer(config, vocab, pretrained, device, rank):
+    """The Tagger, initialised from the seed, its weight average (or None) and its optimizer."""
+    import torch
+    from torch.optim.swa_utils import AveragedModel
+
+    from tagger.model import Tagger
+
+    torch.manual_seed(config.seed)
+    model = Tagger(config, len(vocab.words), len(vocab.chars), len(vocab.tags),
+                   pretrained.sizes if pretrained else (), len(vocab.aux_tags))
+    if pretrained:
+        model.pretrained.load_state_dict(pretrained.weights)
+    model = model.to(device)
+    # Every rank starts from the same weights (DDP broadcasts rank 0's anyway), then draws
+    # dropout masks of its own.
+    if rank:
+        torch.manual_seed(config.seed + rank)
+    # fused: one kernel updates all of a weight's Adam state. The per-element loop of the default
+    # took a third of an english training step, the word embedding being 5.5M of the weights.
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
+    # Polyak averaging: the mean of the last few hundred steps' weights sits nearer the bottom of
+    # the valley than any one step of Adam, which keeps bouncing around it; this average is what is
+    # evaluated on dev and saved, and only the optimizer sees the raw weights.
+    averaged = AveragedModel(model, multi_avg_fn=_ema_of_trained(model, config.ema_decay)) \
+        if config.ema_decay else None
+    return model, averaged, optimizer
+
+
+def _generators(config, device, rank):
+    """The batch order's generator (the same on every rank), this rank's word dropout and case
+    noise generator, and every source of randomness of the run by the name its checkpoint saves
+    it under."""
+    import torch
+
+    shuffle = torch.Generator().manual_seed(config.seed)
+    # Every rank draws the same batches, but its own word dropout: seed + rank.
+    dropout_generator = torch.Generator(device=device).manual_seed(config.seed + rank)
+    # Dropout and initialisation, batch order, word dropout.
+    generators = {"torch": torch.default_generator, "shuffle": shuffle,
+                  "word_dropout": dropout_generator}
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        generators["cuda"] = torch.cuda.default_generators[index]
+    # All but the shared shuffle are this rank's own, saved as NAME.rankR beside rank 0's.
+    generators = {name if name == "shuffle" or not rank else f"{name}.rank{rank}": g
+                  for name, g in generators.items()}
+    return shuffle, dropout_generator, generators
+
+
+def _resume(resumed, trained_with, model, optimizer, generators, averaged, checkpoint_path, log):
+    """The run's progress: a new one, or the checkpoint's, restored into the model, optimizer,
+    weight average and generators after checking that it is a run of the same settings."""
+    from tagger import checkpoint
+
+    if resumed:
+        checkpoint.check_matches(resumed, trained_with)
+        checkpoint.restore(resumed, model, optimizer, generators, averaged)
+        progress = resumed.progress
+        log(f"resuming after epoch {progress.epoch} (best dev {100 * progress.best:.2f}%, "
+            f"epoch {progress.best_epoch}) from {checkpoint_path}")
+        return progress
+    if checkpoint_path.exists():
+        log(f"note: {checkpoint_path} holds an unfinished run, which this one replaces once it "
+            "saves its first model; stop now and add --resume to continue that run instead")
+    return checkpoint.Progress()
 
 
 def _train_epoch(run: _Run, epoch: int, caught) -> tuple[float, int, float]:
