@@ -13,10 +13,12 @@ seeds, and NLTK's averaged perceptron on the same training data, then scores eac
     python scripts/eval_english.py --seeds 1 2 3 --jobs 2 --threads 1
     python scripts/eval_english.py --corpus treebank        # the old default, for comparison
     python scripts/eval_english.py --score models/latest    # score trained model folders only
+    python scripts/eval_english.py --epochs 9 --ensemble 3 --jobs 2 --threads 1   # the best recipe
 
 Writes report.md and report.json to --report (default reports/english) and prints the table with
 the command that reproduces each row. Any flag of `python -m tagger.train` applies to every LSTM
-tagger; models go to --models as {corpus}-{encoder}[-pretrained]-seed{N}.
+tagger; models go to --models as {corpus}-{encoder}[-pretrained]-seed{N}. --ensemble K adds, per
+encoder, the ensembles of K models per seed N: those of seeds N, N + 1000, ..., N + 1000 (K - 1).
 """
 
 import argparse
@@ -117,12 +119,15 @@ def parse_args(argv) -> tuple[argparse.Namespace, Config]:
     parser.add_argument("--reuse", action="store_true", help="load already trained models")
     parser.add_argument("--jobs", type=int, default=1,
                         help="train this many models at a time, each in its own process")
+    parser.add_argument("--ensemble", type=int, default=1, metavar="K",
+                        help="also score, per seed N, the ensemble of the models of seeds N, "
+                             "N + 1000, ..., N + 1000 (K - 1) (default: 1, none)")
     parser.add_argument("--no-perceptron", dest="perceptron", action="store_false",
                         help="leave out NLTK's perceptron row")
     parser.add_argument("--score", nargs="+", metavar="MODEL",
                         help="only score these model folders (an ensemble when joined by '+')")
     args = parser.parse_args(argv)
-    parser.require_at_least(args, jobs=1)
+    parser.require_at_least(args, ensemble=1, jobs=1)
     return args, Config.from_args(args)
 
 
@@ -160,21 +165,30 @@ def train_and_score(args, base, seeds, splits, masc, flags) -> tuple[dict, dict]
         results[PERCEPTRON] = [_perceptron_scores(resolve_sets(splits.train + splits.more),
                                                   splits, masc, seeds[0])]
         commands[PERCEPTRON] = "(trained by this script on the same sentences, 5 iterations)"
-    configs = {(encoder, seed): dataclasses.replace(
-        base, encoder=encoder, seed=seed,
-        out=str(Path(args.models) / f"{splits.name}-{encoder}"
-                f"{'-pretrained' if base.pretrained else ''}-seed{seed}"))
-        for encoder in args.encoders for seed in seeds}
-    trained = train_all(list(configs.values()), args.reuse, args.jobs)
+
+    def member(encoder, seed):
+        return dataclasses.replace(
+            base, encoder=encoder, seed=seed,
+            out=str(Path(args.models) / f"{splits.name}-{encoder}"
+                    f"{'-pretrained' if base.pretrained else ''}-seed{seed}"))
+
+    # An ensemble of K for seed N: the models of seeds N, N + 1000, ..., N + 1000 (K - 1), the first
+    # being the single model of seed N, as in eval_treebank.py.
+    sizes = [1] + ([args.ensemble] if args.ensemble > 1 else [])
+    trained = train_all([member(encoder, seed + 1000 * k) for encoder in args.encoders
+                         for seed in seeds for k in range(max(sizes))], args.reuse, args.jobs)
     for encoder in args.encoders:
-        results[encoder] = []
-        for seed in seeds:
-            config = configs[encoder, seed]
-            tagger = PosTagger.load(config.out, base.device)
-            results[encoder].append({
-                **score(tagger.predict, tagger.vocab.is_known, splits.test, masc),
-                "train_seconds": trained[config.out].get("train_seconds"), "seed": seed})
-            commands.setdefault(encoder, []).append(command(config, flags))
+        for size in sizes:
+            name = encoder if size == 1 else f"{encoder}-ensemble{size}"
+            results[name] = []
+            for seed in seeds:
+                configs = [member(encoder, seed + 1000 * k) for k in range(size)]
+                tagger = PosTagger.load([c.out for c in configs], base.device)
+                seconds = [trained[c.out].get("train_seconds") for c in configs]
+                results[name].append({
+                    **score(tagger.predict, tagger.vocab.is_known, splits.test, masc),
+                    "train_seconds": sum(seconds) if None not in seconds else None, "seed": seed})
+                commands.setdefault(name, []).extend(command(c, flags) for c in configs)
     return results, commands
 
 

@@ -27,7 +27,8 @@ def run(tmp_path, *args):
 @pytest.mark.slow
 def test_trained_rows_are_scored_as_their_model_folders_are(tmp_path):
     models = tmp_path / "models"
-    trained, markdown = run(tmp_path, "--encoders", "hand", "--models", str(models))
+    trained, markdown = run(tmp_path, "--encoders", "hand", "--models", str(models),
+                            "--ensemble", "2")
     perceptron, hand = trained["results"]["NLTK perceptron"][0], trained["results"]["hand"][0]
     genres = data.masc_dev()
     assert set(hand["genres"]) == set(genres) and len(genres) == 16
@@ -39,7 +40,12 @@ def test_trained_rows_are_scored_as_their_model_folders_are(tmp_path):
     assert abs(hand["masc_accuracy"] - weighted) < 1e-9
     assert 0 < perceptron["masc_accuracy"] < 1 and 0 < perceptron["test_accuracy"] < 1
     assert "python -m tagger.train --corpus toy --epochs 2" in markdown  # its flags, repeated
-    scored, _ = run(tmp_path, "--score", str(models / "toy-hand-seed1"))
-    again = scored["results"][str(models / "toy-hand-seed1")][0]
-    for key in ("test_accuracy", "masc_accuracy", "masc_unknown_accuracy", "genres"):
-        assert again[key] == hand[key]
+    # --ensemble 2: seed 1's ensemble is the models of seeds 1 and 1001
+    assert "--seed 1001" in markdown and len(trained["results"]["hand-ensemble2"]) == 1
+    one, two = str(models / "toy-hand-seed1"), str(models / "toy-hand-seed1001")
+    scored, _ = run(tmp_path, "--score", one, f"{one}+{two}")
+    for name, row in ((one, hand), (f"{one}+{two}", trained["results"]["hand-ensemble2"][0])):
+        again = scored["results"][name][0]
+        for key in ("test_accuracy", "masc_accuracy", "masc_unknown_accuracy", "genres"):
+            assert again[key] == row[key]
+    assert hand["masc_accuracy"] != trained["results"]["hand-ensemble2"][0]["masc_accuracy"]
