@@ -28,7 +28,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from eval_treebank import ENCODERS, PERCEPTRON, spread, train_all
+from eval_treebank import ENCODERS, PERCEPTRON, ensemble_seeds, spread, train_all
 
 from tagger import data, evaluate as ev
 from tagger.config import Config
@@ -172,17 +172,15 @@ def train_and_score(args, base, seeds, splits, masc, flags) -> tuple[dict, dict]
             out=str(Path(args.models) / f"{splits.name}-{encoder}"
                     f"{'-pretrained' if base.pretrained else ''}-seed{seed}"))
 
-    # An ensemble of K for seed N: the models of seeds N, N + 1000, ..., N + 1000 (K - 1), the first
-    # being the single model of seed N, as in eval_treebank.py.
     sizes = [1] + ([args.ensemble] if args.ensemble > 1 else [])
-    trained = train_all([member(encoder, seed + 1000 * k) for encoder in args.encoders
-                         for seed in seeds for k in range(max(sizes))], args.reuse, args.jobs)
+    trained = train_all([member(encoder, s) for encoder in args.encoders for seed in seeds
+                         for s in ensemble_seeds(seed, max(sizes))], args.reuse, args.jobs)
     for encoder in args.encoders:
         for size in sizes:
             name = encoder if size == 1 else f"{encoder}-ensemble{size}"
             results[name] = []
             for seed in seeds:
-                configs = [member(encoder, seed + 1000 * k) for k in range(size)]
+                configs = [member(encoder, s) for s in ensemble_seeds(seed, size)]
                 tagger = PosTagger.load([c.out for c in configs], base.device)
                 seconds = [trained[c.out].get("train_seconds") for c in configs]
                 results[name].append({

@@ -106,6 +106,12 @@ def _train_logged(config):
                                                            flush=True))
 
 
+def ensemble_seeds(seed, size):
+    """The seeds of the ensemble of `size` models for seed N: N, N + 1000, ..., so that its first
+    member is the single model of seed N and single and ensemble are compared on the same runs."""
+    return [seed + 1000 * k for k in range(size)]
+
+
 def train_all(configs, reuse, jobs):
     """out folder -> metrics, for every config: reused (--reuse) or trained, `jobs` at a time."""
     done, todo = {}, {}
@@ -224,16 +230,17 @@ def score_lstm_taggers(args, base, splits, seeds, variants, results, first):
         return dataclasses.replace(base, encoder=encoder, seed=seed, pretrained=pretrained,
                                    out=str(Path(args.models) / f"{splits.name}-{name}-seed{seed}"))
 
-    trained = train_all([member(encoder, pretrained, seed + 1000 * k)
+    trained = train_all([member(encoder, pretrained, s)
                          for _, pretrained, size in variants for encoder in ENCODERS
-                         for seed in seeds for k in range(size)], args.reuse, args.jobs)
+                         for seed in seeds for s in ensemble_seeds(seed, size)],
+                        args.reuse, args.jobs)
     for suffix, pretrained, size in variants:
         for encoder in ENCODERS:
             name = f"{encoder}{suffix}"
             results[name] = []
             for seed in seeds:
                 members = [(config.out, trained[config.out]) for config in
-                           (member(encoder, pretrained, seed + 1000 * k) for k in range(size))]
+                           (member(encoder, pretrained, s) for s in ensemble_seeds(seed, size))]
                 tagger = PosTagger.load([out for out, _ in members], base.device)
                 tags = tagger.predict(words)
                 result = {**ev.evaluate(splits.test, tags, tagger.vocab.is_known),
