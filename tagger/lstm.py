@@ -17,6 +17,9 @@ Why it is fast (by design, not by accident; `scripts/bench_lstm.py` measures it)
   loop instead of one per step;
 - each step writes into tensors made once per layer (gates, cells, outputs; in backward, the
   gate gradients over the saved activations), in place: nothing per step to allocate or join;
+- without a backward pass the input products are made a block of steps at a time into one
+  reused buffer, and the backward pass builds its large tensors in place: memory the allocator
+  maps afresh (tens of MB at large batches) costs more to touch than the arithmetic written in it;
 - one sigmoid serves all four gates, and on CPUs with AVX-512 large products go to oneDNN (see
   `linear`).
 """
@@ -93,6 +96,18 @@ def _stack(parts):
     return parts[0].unsqueeze(0) if len(parts) == 1 else torch.stack(parts)
 
 
+def _blocks(steps, rows):
+    """Runs of consecutive steps of at most `rows` rows together (or one step, if larger):
+    [(first step, end step, first row, end row)]."""
+    blocks, first = [], 0
+    for t, (start, size) in enumerate(steps):
+        if t > first and start + size - steps[first][0] > rows:
+            blocks.append((first, t, steps[first][0], start))
+            first = t
+    end = steps[-1][0] + steps[-1][1] if steps else 0
+    return blocks + [(first, len(steps), steps[first][0] if steps else 0, end)]
+
+
 def _forward(x, h0, c0, W_ih, W_hh, b, layout, save):
     """One layer, all directions at once, over packed rows.
 
@@ -111,11 +126,15 @@ def _forward(x, h0, c0, W_ih, W_hh, b, layout, save):
     xs = [x, x[layout.reverse]][:D]  # the reverse direction reads each sequence mirrored
     # (D, N, 4H): all steps' input products at once. Each step then turns its rows into the gate
     # activations in place, so after the loop A is G, and the states are written straight into
-    # C, TC and O: no per-step tensors to allocate and join at the end.
+    # C, TC and O: no per-step tensors to allocate and join at the end. Without `save` (no
+    # backward pass to keep the gates for), the products are made a block of steps at a time into
+    # one buffer the blocks share: a buffer for all N rows is tens of MB at large batches, which
+    # the allocator maps afresh at every call, and touching its new pages cost as much as the
+    # products written into them.
     N = x.shape[0]
-    A, C, TC, O = x.new_empty(D, N, H4), *(x.new_empty(D, N, H) for _ in range(3))
-    for d in range(D):
-        linear(xs[d], W_ih[d], b[d], out=A[d])
+    C, TC, O = (x.new_empty(D, N, H) for _ in range(3))
+    blocks = _blocks(layout.steps, N if save else max(1, 2**20 // (D * H4)))
+    A = x.new_empty(D, max(r1 - r0 for _, _, r0, r1 in blocks), H4)
     # Per step, one product per direction through oneDNN when they are large; else one bmm for all.
     per_direction = _onednn(x, h0.shape[1] * H * H4)
     W_hh_t = W_hh.transpose(1, 2)  # (D, H, 4H)
@@ -123,27 +142,31 @@ def _forward(x, h0, c0, W_ih, W_hh, b, layout, save):
     h, c = h0, c0
     h_n, c_n = [], []  # final states, collected as sequences end (the shortest last)
     sizes = [size for _, size in layout.steps] + [0]
-    for t, (start, size) in enumerate(layout.steps):
-        s = slice(start, start + size)
-        # The LSTM, for the `size` sequences still running at this step:
-        #   i, f, g, o = σ(W_ii x + W_hi h + b_i), σ(... f), tanh(... g), σ(... o)
-        #   c' = f ⊙ c + i ⊙ g
-        #   h' = o ⊙ tanh(c')
-        a = A[:, s]  # (D, size, 4H)
-        if per_direction:
-            for d in range(D):
-                a[d] = linear(h[d, :size], W_hh[d], add=a[d])
-        else:
-            a.baddbmm_(h[:, :size], W_hh_t)
-        a.sigmoid_()
-        i, f, g, o = a.chunk(4, dim=-1)  # (D, size, H) each
-        torch.add(minus_one, g, alpha=2, out=g)
-        c = torch.addcmul(f * c[:, :size], i, g, out=C[:, s])
-        tc = torch.add(c, c, out=TC[:, s]).sigmoid_()
-        torch.add(minus_one, tc, alpha=2, out=tc)
-        h = torch.mul(o, tc, out=O[:, s])
-        if sizes[t + 1] < size:  # sequences sizes[t + 1] .. size - 1 end here
-            h_n.append(h[:, sizes[t + 1] :]), c_n.append(c[:, sizes[t + 1] :])
+    for t0, t1, r0, r1 in blocks:
+        for d in range(D):
+            linear(xs[d][r0:r1], W_ih[d], b[d], out=A[d, : r1 - r0])
+        for t in range(t0, t1):
+            start, size = layout.steps[t]
+            s = slice(start, start + size)
+            # The LSTM, for the `size` sequences still running at this step:
+            #   i, f, g, o = σ(W_ii x + W_hi h + b_i), σ(... f), tanh(... g), σ(... o)
+            #   c' = f ⊙ c + i ⊙ g
+            #   h' = o ⊙ tanh(c')
+            a = A[:, start - r0 : start - r0 + size]  # (D, size, 4H)
+            if per_direction:
+                for d in range(D):
+                    a[d] = linear(h[d, :size], W_hh[d], add=a[d])
+            else:
+                a.baddbmm_(h[:, :size], W_hh_t)
+            a.sigmoid_()
+            i, f, g, o = a.chunk(4, dim=-1)  # (D, size, H) each
+            torch.add(minus_one, g, alpha=2, out=g)
+            c = torch.addcmul(f * c[:, :size], i, g, out=C[:, s])
+            tc = torch.add(c, c, out=TC[:, s]).sigmoid_()
+            torch.add(minus_one, tc, alpha=2, out=tc)
+            h = torch.mul(o, tc, out=O[:, s])
+            if sizes[t + 1] < size:  # sequences sizes[t + 1] .. size - 1 end here
+                h_n.append(h[:, sizes[t + 1] :]), c_n.append(c[:, sizes[t + 1] :])
     finals = torch.cat(h_n[::-1], dim=1), torch.cat(c_n[::-1], dim=1)  # (D, B, H) each
     return finals, [A, C, O, TC] if save else [None, None, O, None]  # (D, N, ·)
 
@@ -151,6 +174,19 @@ def _forward(x, h0, c0, W_ih, W_hh, b, layout, save):
 def _output(O, layout):
     """Each direction's hidden states back in each sequence's own time order. -> (N, D*H)"""
     return torch.cat([O[0], O[1][layout.reverse]], dim=1) if len(O) == 2 else O[0]
+
+
+def _previous(first, states, layout):
+    """The state each row's step started from: `first` (D, B, H) for the first step's rows, else
+    the row of the step before in `states` (D, N, H). Gathered straight into one tensor: joining
+    `first` and `states` first would write every row twice. -> (D, N, H)"""
+    B = first.shape[1]
+    out = torch.empty_like(states)
+    out[:, :B] = first
+    rows = layout.prev[B:] - B
+    for d in range(len(states)):
+        torch.index_select(states[d], 0, rows, out=out[d, B:])
+    return out
 
 
 class _LSTMLayer(torch.autograd.Function):
@@ -170,12 +206,19 @@ class _LSTMLayer(torch.autograd.Function):
         layout = ctx.layout
         D, H = W_hh.shape[0], W_hh.shape[2]
         i, f, g, o = A.chunk(4, dim=-1)  # (D, N, H) each
-        h_prev = torch.cat([h0, O], dim=1)[:, layout.prev]  # (D, N, H)
-        c_prev = torch.cat([c0, C], dim=1)[:, layout.prev]
+        h_prev, c_prev = _previous(h0, O, layout), _previous(c0, C, layout)  # (D, N, H) each
         # dL/d(pre-activation) = (dc, dc, dc, dh) ⊙ M, with M gathered for all steps at once:
         # what each gate multiplies, times the gate's own derivative (σ' = σ(1-σ), tanh' = 1-tanh²).
-        M = torch.cat([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g), TC * o * (1 - o)], -1)
-        P = o * (1 - TC * TC)  # dc'/dh' through h' = o ⊙ tanh(c')
+        # Each part written into M in place (x(1-x) as x - x·x): at large N every temporary is a
+        # fresh allocation whose pages cost more to touch than the arithmetic.
+        M = torch.empty_like(A)  # (D, N, 4H)
+        Mi, Mf, Mg, Mo = M.chunk(4, dim=-1)
+        torch.addcmul(i, i, i, value=-1, out=Mi).mul_(g)
+        torch.addcmul(f, f, f, value=-1, out=Mf).mul_(c_prev)
+        torch.addcmul(i, i, torch.mul(g, g, out=Mg), value=-1, out=Mg)
+        torch.addcmul(o, o, o, value=-1, out=Mo).mul_(TC)
+        P = torch.mul(TC, TC)  # dc'/dh' through h' = o ⊙ tanh(c'): o (1 - tanh²), as o - o tanh²
+        torch.addcmul(o, o, P, value=-1, out=P)
         d_out = torch.zeros_like(_output(O, layout)) if d_out is None else d_out
         dO = _stack([d_out[:, :H], d_out[:, H:][layout.reverse]][:D])  # (D, N, H)
         dh_n = torch.zeros_like(h0) if dh_n is None else dh_n
@@ -200,7 +243,11 @@ class _LSTMLayer(torch.autograd.Function):
         dA = M  # (D, N, 4H)
         # The weight gradients as one large product each, after the loop rather than per step.
         xs = [x, x[layout.reverse]][:D]
-        dA_t = dA.transpose(1, 2).contiguous()  # (D, 4H, N)
+        # dAᵀ as a view: BLAS reads a transposed operand in place, and copying dA cost more than
+        # the two products it feeds (oneDNN, used on AVX-512 for large products, is given rows).
+        dA_t = dA.transpose(1, 2)  # (D, 4H, N)
+        if _onednn(x, dA.shape[1] * dA.shape[2] * H):
+            dA_t = dA_t.contiguous()
         dW_hh = _stack([linear(dA_t[d], h_prev[d].t()) for d in range(D)])  # (D, 4H, H)
         dW_ih = _stack([linear(dA_t[d], xs[d].t()) for d in range(D)])  # (D, 4H, I)
         db = dA.sum(1) if ctx.has_bias else None
