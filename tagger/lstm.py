@@ -76,6 +76,7 @@ def linear(x, weight, bias=None, add=None, out=None):
     Elsewhere (CUDA, float64), and for small products, it is addmm.
     """
     if _onednn(x, x.numel() * weight.shape[0]):
+        x = x.contiguous()  # oneDNN is given rows (a no-op but for the backward pass's dAᵀ view)
         if add is not None:
             y = torch.ops.mkldnn._linear_pointwise.binary(x, add, weight, bias, "add")
         else:
@@ -104,8 +105,7 @@ def _blocks(steps, rows):
         if t > first and start + size - steps[first][0] > rows:
             blocks.append((first, t, steps[first][0], start))
             first = t
-    end = steps[-1][0] + steps[-1][1] if steps else 0
-    return blocks + [(first, len(steps), steps[first][0] if steps else 0, end)]
+    return blocks + [(first, len(steps), steps[first][0], sum(steps[-1]))]
 
 
 def _forward(x, h0, c0, W_ih, W_hh, b, layout, save):
@@ -244,10 +244,8 @@ class _LSTMLayer(torch.autograd.Function):
         # The weight gradients as one large product each, after the loop rather than per step.
         xs = [x, x[layout.reverse]][:D]
         # dAᵀ as a view: BLAS reads a transposed operand in place, and copying dA cost more than
-        # the two products it feeds (oneDNN, used on AVX-512 for large products, is given rows).
+        # the two products it feeds.
         dA_t = dA.transpose(1, 2)  # (D, 4H, N)
-        if _onednn(x, dA.shape[1] * dA.shape[2] * H):
-            dA_t = dA_t.contiguous()
         dW_hh = _stack([linear(dA_t[d], h_prev[d].t()) for d in range(D)])  # (D, 4H, H)
         dW_ih = _stack([linear(dA_t[d], xs[d].t()) for d in range(D)])  # (D, 4H, I)
         db = dA.sum(1) if ctx.has_bias else None
