@@ -14,8 +14,14 @@ treebank splits (`do n't`, `John 's`); they are split here the same way.
 
 import re
 
-from tagger.data import Sentence
-from tagger.vocab import AUX_TAG
+# (tagger.data reads Brown through this module, and tagger.vocab reads the tags it writes, so it
+# imports neither: a sentence is a list of (word, tag) pairs, as tagger.data.Sentence.)
+
+# Joins the tags of a token that may have any of them: "VB|VBP".
+TAG_SET = "|"
+# Joins a token's tag and its tag in a second tag set, learnt by a second head while training
+# (Brown's own tags, `--brown-tags`): "VB|VBP~VB", or "~VB" for a token of the second set alone.
+AUX_TAG = "~"
 
 # Brown's tags (decorations removed) -> the Penn tags each may be, the likeliest first.
 PENN = {
@@ -43,7 +49,7 @@ OWN_WORDS = {"PP$", "PP$$", "WP$"}
 DECORATION = re.compile(r"-(HL|TL|NC)\b|^FW-")
 
 
-def penn_sentence(sentence: Sentence, tags: str = "penn") -> Sentence | None:
+def penn_sentence(sentence: list[tuple[str, str]], tags: str = "penn") -> list | None:
     """A Brown sentence as Penn tokens with their Penn tag sets, or None when a token has no
     Penn reading (NIL, or one of the few run-together forms like `gonna` the treebank splits).
     tags="both": each Penn tag set is followed by the token's own Brown tag (`VB|VBP~VB`);
@@ -85,14 +91,14 @@ def _penn_tokens(word, tag, kind="penn"):
         penn = PENN.get(brown, brown if brown == "POS" else None)
         if penn is None:
             return None
-        tags = penn.split("|")
+        tags = penn.split(TAG_SET)
         if piece.lower() == "to" and brown in ("IN", "TO"):
             tags = ["TO"]  # the treebank tags every "to" TO
         if title and brown in TITLE:
             tags.append(TITLE[brown])
         if foreign:
             tags.insert(0, "FW")
-        penn = "|".join(dict.fromkeys(tags))
+        penn = TAG_SET.join(dict.fromkeys(tags))
         if kind != "penn":  # the piece's part of the tag, with the title and foreign-word marks
             own = ("FW-" if foreign else "") + brown + ("-TL" if title else "")
             penn = (penn if kind == "both" else "") + AUX_TAG + own

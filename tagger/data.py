@@ -14,6 +14,7 @@ from typing import Iterator
 
 import torch
 
+from tagger.brown import penn_sentence
 from tagger.errors import CorpusFormatError, TaggerError
 
 Sentence = list[tuple[str, str]]
@@ -182,8 +183,6 @@ def _brown_penn(tags="penn"):
 @cache
 def _brown_penn_sentences(tags) -> tuple:
     from nltk.corpus import brown
-
-    from tagger.brown import penn_sentence
 
     # All of Brown: it lends nothing to the Penn-tagged dev and test splits. Its files come genre
     # by genre, so the sentences are shuffled once, in a fixed order, for each epoch's share to

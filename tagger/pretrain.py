@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from tagger import text
 from tagger.config import FORMAT_VERSION, Flags, flag
 from tagger.errors import ArgumentParser, TaggerError, cli
+from tagger.sentences import split_sentences
 
 # torch, and the modules of this package that need it, are imported in the functions that use
 # them: `--help` and a mistyped flag then answer at once instead of after the seconds torch
@@ -155,13 +156,11 @@ def read_text(name: str):
         raise TaggerError(f"--text '{name}' is neither an NLTK corpus ({', '.join(NLTK_TEXTS)}) "
                           "nor an existing file; check the name")
     # The Penn Treebank's own tokenization (n't, 's, ``), so raw tokens match tagged ones; lines
-    # holding several sentences are split first, as the tokenizer separates only a final period.
-    from nltk.tokenize import PunktSentenceTokenizer
-
-    splitter = PunktSentenceTokenizer()
+    # holding several sentences are split first, as tagging splits text (the tokenizer separates
+    # only a final period).
     for line in lines:
-        for sentence in splitter.tokenize(line):
-            tokens = text.tokenize(sentence)
+        for start, end in split_sentences(line):
+            tokens = text.tokenize(line[start:end])
             if tokens:
                 yield tokens
 

@@ -1,8 +1,10 @@
 """Serve a tagger over HTTP: `python -m tagger.serve --model models/latest [--port 8000]`.
 
-    POST /tag     {"text": "The dog ate the apple"}            one sentence a line, tokenized as
-                  {"sentences": [["The", "dog"], ...]}           the CLI does; or tokens as given
-               -> {"sentences": [{"tokens": [...], "tags": [...], "probabilities": [...]}, ...]}
+    POST /tag     {"text": "Mr. Smith went to Washington. He left."}   running text, split into
+                  {"sentences": [["The", "dog"], ...]}                   sentences as the CLI splits
+                  optional: "split": "lines", "tagset": "universal"     it; or tokens as given
+               -> {"sentences": [{"tokens": [...], "tags": [...], "probabilities": [...],
+                                  "spans": [[0, 3], ...]}, ...]}         (spans: for text)
     GET  /health  {"status": "ok"}
     GET  /model   the models' folders, config, tag set and test figures (metrics.json)
     GET  /        a web page: type text, see each word's tag (static files in tagger/static)
@@ -29,8 +31,18 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from tagger import text
-from tagger.errors import ArgumentParser, cli
+from tagger import sentences, tagsets
+from tagger.errors import ArgumentParser, TaggerError, cli
+
+try:  # the serve extra; without it, main() says how to install it in one line
+    from fastapi import FastAPI, Request
+    from fastapi.responses import FileResponse, JSONResponse
+    from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException
+except ModuleNotFoundError as e:
+    MISSING = e.name
+else:
+    MISSING = None
 
 STATIC = Path(__file__).parent / "static"
 # Lone surrogates parse as JSON strings but cannot be written back as UTF-8.
@@ -40,6 +52,7 @@ SURROGATES = re.compile("[\ud800-\udfff]")
 ERRORS = [(400, "the body is not JSON"), (413, "the body or the request is over the limits"),
           (422, "the request is not of the documented shape"), (503, "too many tokens wait")]
 SHAPE = 'send {"text": "..."} or {"sentences": [["token", ...], ...]}'
+FIELDS = {"text", "sentences", "split", "tagset"}
 
 
 class BadRequest(Exception):
@@ -48,38 +61,66 @@ class BadRequest(Exception):
         self.status = status
 
 
-def read_request(body: bytes) -> list[list[str]]:
-    """The sentences to tag from a /tag request's body, or BadRequest (400 or 422) saying what is
-    wrong. Text is tokenized one sentence a line, as the command line does; lone surrogates, which
-    JSON allows but UTF-8 cannot carry back, become U+FFFD."""
+@dataclasses.dataclass
+class Job:
+    """What a /tag request asks for: sentences of tokens (as the text has them), the forms the
+    model reads, the spans (for text), and the tag set to answer in."""
+    tokens: list[list[str]]
+    forms: list[list[str]]
+    spans: list[list[tuple[int, int]]] | None
+    tagset: str = "model"
+
+
+def read_request(body: bytes) -> Job:
+    """What a /tag request's body asks for, or BadRequest (400 or 422) saying what is wrong. Text
+    is read as the command line reads it (tagger.sentences); lone surrogates, which JSON allows
+    but UTF-8 cannot carry back, become U+FFFD."""
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError) as e:  # not UTF-8 is a ValueError too
         raise BadRequest(400, f"the body is not valid JSON ({e}); {SHAPE}") from None
     if not isinstance(payload, dict):
         raise BadRequest(422, f"the body is a JSON {type(payload).__name__}, not an object; {SHAPE}")
-    unknown = set(payload) - {"text", "sentences"}
+    unknown = set(payload) - FIELDS
     if unknown:
         raise BadRequest(422, f"unknown field {sorted(unknown)[0]!r}; {SHAPE}")
     given = [k for k in ("text", "sentences") if payload.get(k) is not None]
     if len(given) != 1:
         raise BadRequest(422, f'send exactly one of "text" and "sentences"; {SHAPE}')
-    if given == ["text"]:
-        if not isinstance(payload["text"], str):
-            raise BadRequest(422, f'"text" must be a string; {SHAPE}')
-        lines = SURROGATES.sub("\ufffd", payload["text"]).split("\n")
-        sentences = [s for s in map(text.tokenize, lines) if s]  # blank lines: no sentence
-    else:
-        sentences = payload["sentences"]
-        if not isinstance(sentences, list) or not all(
-                isinstance(s, list) and all(isinstance(t, str) for t in s) for s in sentences):
-            raise BadRequest(422, f'"sentences" must be a list of lists of strings; {SHAPE}')
-        sentences = [[SURROGATES.sub("\ufffd", t) for t in s] for s in sentences]
-        if any(not t for s in sentences for t in s):
-            raise BadRequest(422, "a token is an empty string; every token needs a character")
-    if not any(sentences):
+    split = _choice(payload, "split", sentences.SPLITS)
+    tagset = _choice(payload, "tagset", tagsets.TAGSETS)
+    job = _read_text(payload["text"], split) if given == ["text"] else _read_tokens(payload)
+    if not any(job.tokens):
         raise BadRequest(422, "nothing to tag: the text is empty")
-    return sentences
+    job.tagset = tagset
+    return job
+
+
+def _choice(payload, name, choices):
+    value = payload.get(name)
+    if value is None:
+        return choices[0]
+    if value not in choices:
+        raise BadRequest(422, f'"{name}" must be one of {", ".join(map(json.dumps, choices))}')
+    return value
+
+
+def _read_text(text, split) -> Job:
+    if not isinstance(text, str):
+        raise BadRequest(422, f'"text" must be a string; {SHAPE}')
+    found = sentences.read_text(SURROGATES.sub("\ufffd", text), split)
+    return Job([s.tokens for s in found], [s.forms for s in found], [s.spans for s in found])
+
+
+def _read_tokens(payload) -> Job:
+    given = payload["sentences"]
+    if not isinstance(given, list) or not all(
+            isinstance(s, list) and all(isinstance(t, str) for t in s) for s in given):
+        raise BadRequest(422, f'"sentences" must be a list of lists of strings; {SHAPE}')
+    given = [[SURROGATES.sub("\ufffd", t) for t in s] for s in given]
+    if any(not t for s in given for t in s):
+        raise BadRequest(422, "a token is an empty string; every token needs a character")
+    return Job(given, given, None)
 
 
 class Overloaded(Exception):
@@ -148,12 +189,6 @@ class Batcher:
 def create_app(tagger, folders, max_body=1_000_000, max_tokens=10_000, max_wait=0.005,
                max_queued_tokens=100_000):
     """The ASGI application around a loaded `PosTagger` (`folders`: where its models came from)."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import FileResponse, JSONResponse
-    from fastapi.staticfiles import StaticFiles
-    from pydantic import BaseModel, ConfigDict, Field
-    from starlette.exceptions import HTTPException
-
     batcher = Batcher(tagger, max_wait, max_queued_tokens=max_queued_tokens)
 
     @asynccontextmanager
@@ -164,114 +199,143 @@ def create_app(tagger, folders, max_body=1_000_000, max_tokens=10_000, max_wait=
         batcher.executor.shutdown(wait=True)
 
     app = FastAPI(title="tagger", summary=__doc__.split("\n")[0], lifespan=lifespan)
-    app.state.batcher = batcher
+    app.state.batcher, app.state.tagger, app.state.folders = batcher, tagger, folders
+    app.state.max_tokens = max_tokens
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_middleware(LimitBody, max_body=max_body)
+    request_schema, response_model = _schemas()
+    # The body is read and checked by read_request rather than by FastAPI, which only documents
+    # it: FastAPI's parsing and checking took more of the server's time than tagging.
+    body = {"required": True, "content": {"application/json": {"schema": request_schema}}}
+    app.add_api_route("/tag", tag, methods=["POST"], response_model=response_model,
+                      openapi_extra={"requestBody": body}, responses={
+                          status: {"description": meaning, "content": {"application/json": {
+                              "example": {"error": "a one-line message"}}}}
+                          for status, meaning in ERRORS})
+    app.add_api_route("/health", health, methods=["GET"])
+    app.add_api_route("/model", model, methods=["GET"])
+    app.add_api_route("/", page, methods=["GET"], include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _schemas():
+    """The JSON schema of a /tag request and the model of its answer, for the OpenAPI document."""
+    from pydantic import BaseModel, ConfigDict, Field
 
     class TagRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        text: str | None = Field(None, description="one sentence a line, tokenized the Penn "
-                                                   "Treebank way, as the command line does")
+        text: str | None = Field(None, description="running text, split into sentences and "
+                                                   "tokenized as the command line does")
         sentences: list[list[str]] | None = Field(None, description="sentences of tokens, "
                                                                      "tagged as given")
+        split: str = Field("sentences", description='"sentences", or "lines": one sentence a '
+                                                    "line of text")
+        tagset: str = Field("model", description='"model": its own tags; "universal": NLTK\'s')
 
     class TaggedSentence(BaseModel):
         tokens: list[str]
         tags: list[str]
         probabilities: list[float]
+        spans: list[tuple[int, int]] | None = Field(None, description="[start, end) of each "
+                                                                      "token in the text")
 
     class TagResponse(BaseModel):
         sentences: list[TaggedSentence]
 
-    def error(status, message):
-        return JSONResponse({"error": message}, status_code=status)
+    return TagRequest.model_json_schema(), TagResponse
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request, e):
-        return error(e.status_code, str(e.detail))
 
-    too_large = f"the body is over {max_body:,} bytes; send less text per request"
+def error(status, message):
+    return JSONResponse({"error": message}, status_code=status)
 
-    class LimitBody:
-        """ASGI middleware: a body whose declared size is over the limit is refused unread; one
-        that grows over it as it arrives, as soon as it does (HTTPException -> 413 above)."""
 
-        def __init__(self, app):
-            self.app = app
+async def http_error(request, e):
+    return error(e.status_code, str(e.detail))
 
-        async def __call__(self, scope, receive, send):
-            if scope["type"] != "http":
-                return await self.app(scope, receive, send)
-            declared = dict(scope["headers"]).get(b"content-length")
-            if declared is not None and not declared.isdigit():
-                return await error(400, "the Content-Length header is not a number")(
-                    scope, receive, send)
-            if declared is not None and int(declared) > max_body:
-                return await error(413, too_large)(scope, receive, send)
-            received = 0
 
-            async def counted():
-                nonlocal received
-                message = await receive()
-                received += len(message.get("body", b""))
-                if received > max_body:
-                    raise HTTPException(413, too_large)
-                return message
+class LimitBody:
+    """ASGI middleware: a body whose declared size is over the limit is refused unread; one that
+    grows over it as it arrives, as soon as it does (HTTPException -> 413, by http_error)."""
 
-            await self.app(scope, counted, send)
+    def __init__(self, app, max_body):
+        self.app, self.max_body = app, max_body
+        self.too_large = f"the body is over {max_body:,} bytes; send less text per request"
 
-    app.add_middleware(LimitBody)
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and not declared.isdigit():
+            return await error(400, "the Content-Length header is not a number")(
+                scope, receive, send)
+        if declared is not None and int(declared) > self.max_body:
+            return await error(413, self.too_large)(scope, receive, send)
+        received = 0
 
-    # The body is read and checked here rather than by FastAPI from TagRequest, which only
-    # documents it: FastAPI's parsing and checking took more of the server's time than tagging.
-    body_schema = {"required": True,
-                   "content": {"application/json": {"schema": TagRequest.model_json_schema()}}}
+        async def counted():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body:
+                raise HTTPException(413, self.too_large)
+            return message
 
-    @app.post("/tag", response_model=TagResponse, openapi_extra={"requestBody": body_schema},
-              responses={status: {"description": meaning, "content": {"application/json": {
-                  "example": {"error": "a one-line message"}}}} for status, meaning in ERRORS})
-    async def tag(request: Request):
-        """Tag text (one sentence a line) or sentences of tokens."""
+        await self.app(scope, counted, send)
+
+
+async def tag(request: "Request"):
+    """Tag running text (split into sentences as the command line splits it) or sentences of
+    tokens."""
+    state = request.app.state
+    try:
+        job = read_request(await request.body())
+    except BadRequest as e:
+        return error(e.status, str(e))
+    count = sum(len(s) for s in job.tokens)
+    if count > state.max_tokens:
+        return error(413, f"{count:,} tokens is over the limit of {state.max_tokens:,} per "
+                          "request; split the text into several requests")
+    try:
+        scored = await state.batcher.tag(job.forms)
+        tags = [t for t, _ in scored]
+        if job.tagset == "universal":  # NLTK's mapping: imported once, off the event loop
+            await asyncio.get_running_loop().run_in_executor(None, tagsets.universal_map)
+            tags = [tagsets.to_universal(t, state.tagger.vocab.tags) for t in tags]
+    except Overloaded:
+        return error(503, "the server is busy; retry in a moment")
+    except TaggerError as e:  # universal tags asked of a model without Penn tags, or no NLTK data
+        return error(422, str(e))
+    # A response, not a dict: FastAPI would validate the dict against TagResponse again, which
+    # took more time than tagging does (TagResponse still documents it).
+    return JSONResponse({"sentences": [
+        {"tokens": tokens, "tags": t, "probabilities": [round(p, 4) for p in probabilities],
+         **({"spans": job.spans[k]} if job.spans is not None else {})}
+        for k, (tokens, t, (_, probabilities)) in enumerate(zip(job.tokens, tags, scored))]})
+
+
+async def health():
+    return {"status": "ok"}
+
+
+async def model(request: "Request"):
+    """The models' folders, the first one's config and tag set, and their test figures."""
+    state = request.app.state
+    metrics = []
+    for folder in state.folders:
         try:
-            sentences = read_request(await request.body())
-        except BadRequest as e:
-            return error(e.status, str(e))
-        count = sum(len(s) for s in sentences)
-        if count > max_tokens:
-            return error(413, f"{count:,} tokens is over the limit of {max_tokens:,} per request; "
-                              "split the text into several requests")
-        try:
-            scored = await batcher.tag(sentences)
-        except Overloaded:
-            return error(503, "the server is busy; retry in a moment")
-        # A response, not a dict: FastAPI would validate the dict against TagResponse again, which
-        # took more time than tagging does (TagResponse still documents it).
-        return JSONResponse({"sentences": [{"tokens": s, "tags": tags,
-                                            "probabilities": [round(p, 4) for p in probs]}
-                                           for s, (tags, probs) in zip(sentences, scored)]})
+            saved = json.loads((Path(folder) / "metrics.json").read_text())
+        except (OSError, ValueError):
+            saved = {}
+        test = saved.get("test") or {}
+        metrics.append({k: test.get(k) for k in ("accuracy", "unknown_accuracy", "tokens")})
+    return {"models": [str(f) for f in state.folders],
+            "config": dataclasses.asdict(state.tagger.config),
+            "tags": list(state.tagger.vocab.tags), "test": metrics}
 
-    @app.get("/health")
-    async def health():
-        return {"status": "ok"}
 
-    @app.get("/model")
-    async def model():
-        """The models' folders, the first one's config and tag set, and their test figures."""
-        metrics = []
-        for folder in folders:
-            try:
-                saved = json.loads((Path(folder) / "metrics.json").read_text())
-            except (OSError, ValueError):
-                saved = {}
-            test = saved.get("test") or {}
-            metrics.append({k: test.get(k) for k in ("accuracy", "unknown_accuracy", "tokens")})
-        return {"models": [str(f) for f in folders], "config": dataclasses.asdict(tagger.config),
-                "tags": list(tagger.vocab.tags), "test": metrics}
-
-    @app.get("/", include_in_schema=False)
-    async def page():
-        return FileResponse(STATIC / "index.html")
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app
+async def page():
+    return FileResponse(STATIC / "index.html")
 
 
 def wait_until_serving(url, process, seconds=60):
@@ -317,6 +381,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     parser.require_at_least(args, port=0, threads=0, max_body=1, max_tokens=1, max_wait_ms=0,
                             max_queued_tokens=1)
+    if MISSING is not None:
+        raise TaggerError(f"python -m tagger.serve needs the serve extra ({MISSING} is not "
+                          "installed): pip install 'tagger[serve]'")
     import torch
     import uvicorn
 

@@ -1,17 +1,23 @@
 """Tag text with a trained model: the `PosTagger` class and `python -m tagger.tag`.
 
-    python -m tagger.tag "The dog ate the apple"        ->  The/DT dog/NN ate/VBD the/DT apple/NN
-    python -m tagger.tag --file text.txt --format conll
-    echo "Everybody read that book" | python -m tagger.tag
+    python -m tagger.tag "Mr. Smith went to Washington. He didn't like it there."
+        ->  Mr./NNP Smith/NNP went/VBD to/TO Washington/NNP ./.
+            He/PRP did/VBD n't/RB like/VB it/PRP there/RB ./.
+    python -m tagger.tag --file text.txt --format conllu
+    echo "Everybody read that book" | python -m tagger.tag --format json
     python -m tagger.tag --file big.txt --format conll --workers 2 > big.conll
 
-Input streams through in windows of lines (`--window`, and at most WINDOW_CHARS characters), each
-tagged in length-sorted batches and written, in input order, before the next is read, so memory
-stays bounded whatever the size of the input. `--workers N` tags the windows in N processes, each
-with its own copy of the model, and writes them in input order as well.
+Text is read as running text (tagger.sentences): paragraphs split into sentences, each sentence
+one output line (or CoNLL block), its tokens written as the input has them and each given its
+character span in JSON output; `--split lines` reads one sentence a line, `--tokenized` tokens as
+given. Input streams through in windows of whole paragraphs, each tagged in length-sorted batches
+and written, in input order, before the next is read, so memory stays bounded whatever the size
+of the input. `--workers N` tags the windows in N processes, each with its own copy of the model,
+and writes them in input order as well.
 
 `PosTagger` follows NLTK's tagger interface (`tag`, `tag_sents`, `accuracy`), so it can stand in
-for `nltk.tag.PerceptronTagger` in code written for NLTK.
+for `nltk.tag.PerceptronTagger` in code written for NLTK, and `tag_text` tags running text with
+each token's span, as spaCy's `token.idx` and Stanza's `start_char` give it.
 
 Several models make an ensemble (`--model A --model B`, `PosTagger.load([A, B])`): each token gets
 the tag with the highest probability averaged over the models, which errs less than any one of them
@@ -28,8 +34,9 @@ import sys
 import time
 import traceback
 from collections import deque
+from dataclasses import dataclass
 
-from tagger import text
+from tagger import formats, sentences, tagsets
 from tagger.config import resolve_device
 from tagger.errors import ArgumentParser, TaggerError, cli
 
@@ -47,15 +54,18 @@ TOKENS_PER_BATCH = 4096
 MAX_SENTENCE_TOKENS = 1000
 SENTENCE_ENDS = {".", "!", "?"}
 
-# The command line reads its input a window of lines at a time: at most WINDOW_LINES lines (the
-# --window default), and no more lines once WINDOW_CHARS characters are in (a single line is read
-# whole). Long lines thus do not multiply the memory a window takes, while windows of ordinary
-# text stay large enough for well-filled, length-sorted batches.
-WINDOW_LINES = 10_000
-WINDOW_CHARS = 4_000_000
-
 # With --workers N, at most this many windows per worker are read ahead of the one being written.
 WINDOWS_AHEAD = 2
+
+
+@dataclass(frozen=True)
+class Options:
+    """How text is read and written (the command line's --split, --tokenized, --format and
+    --tagset); tagger.bulk reads and writes with the same."""
+    split: str = "sentences"
+    tokenized: bool = False
+    format: str = "text"
+    tagset: str = "model"
 
 
 class PosTagger:
@@ -147,6 +157,13 @@ class PosTagger:
         sentences = [list(s) for s in sentences]
         return [list(zip(s, t)) for s, t in zip(sentences, self.predict(sentences))]
 
+    def tag_text(self, text, split="sentences"):
+        """Running text tagged: one list per sentence of (token, tag, (start, end)), the token as
+        the text has it and its span in `text`; `split="lines"` reads one sentence a line."""
+        found = sentences.read_text(text, split)
+        return [list(zip(s.tokens, tags, s.spans))
+                for s, tags in zip(found, self.predict([s.forms for s in found]))]
+
     def scores(self, gold):
         """Accuracy, known/unknown-word accuracy and per-tag scores on tagged sentences."""
         from tagger.evaluate import evaluate  # scikit-learn and matplotlib: slow to import for the CLI
@@ -179,59 +196,45 @@ def split_long(tokens, limit=MAX_SENTENCE_TOKENS):
     return pieces
 
 
-def tokenize(line, tokenized=False):
-    """Penn Treebank tokens, as in the training data (tagger.text.tokenize), or the tokens as given."""
-    return line.split() if tokenized else text.tokenize(line)
+def tag_window(tagger, window, options, first_id=1):
+    """The output for a window of the input (tagger.sentences.Window) as `options` say, with the
+    number of its sentences and of its tokens; CoNLL-U's sentence ids start at `first_id`."""
+    found = sentences.read(window, options.split, options.tokenized)
+    tags = tagger.predict([s.forms for s in found])
+    model_tags = tagger.vocab.tags
+    if options.tagset == "universal":
+        tags = [tagsets.to_universal(t, model_tags) for t in tags]
+    output = formats.format_sentences(found, tags, options.format, first_id,
+                                      tagsets.kind(model_tags))
+    return output, len(found), sum(len(s.tokens) for s in found)
 
 
-def format_sentence(tagged, fmt):
-    if fmt == "conll":
-        return "".join(f"{w}\t{t}\n" for w, t in tagged)  # the blank line comes from print
-    if fmt == "json":
-        return json.dumps({"tokens": [w for w, _ in tagged], "tags": [t for _, t in tagged]},
-                          ensure_ascii=False)
-    return " ".join(f"{w}/{t}" for w, t in tagged)
-
-
-def _lines(args):
-    # Lines end at "\n" only (a stray "\r" inside a line would otherwise add an
-    # output line that matches no input line), and bytes that are not UTF-8 read as U+FFFD,
-    # wherever the text comes from: a stray byte must not end a long run with a traceback.
+def _documents(args):
+    """The input as text streams: each argument one, or the file, or stdin. Lines end at "\n"
+    only (a stray "\r" inside a line is a space), and bytes that are not UTF-8 read as U+FFFD,
+    wherever the text comes from: a stray byte must not end a long run with a traceback."""
     if args.text:
-        for line in args.text:  # undecodable bytes reach sys.argv as lone surrogates
-            yield line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        for text in args.text:  # undecodable bytes reach sys.argv as lone surrogates
+            yield io.StringIO(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
     elif args.file:
         try:
             with open(args.file, encoding="utf-8", errors="replace", newline="\n") as f:
-                yield from f
+                yield f
         except FileNotFoundError:
             raise TaggerError(f"input file '{args.file}' not found") from None
+        except OSError as e:
+            raise TaggerError(f"input file '{args.file}' cannot be read ({e.strerror})") from None
     else:
         if sys.stdin.isatty():
             raise TaggerError("nothing to tag: give a sentence, --file FILE, or pipe text in")
         sys.stdin.reconfigure(encoding="utf-8", errors="replace", newline="\n")
-        yield from sys.stdin
+        yield sys.stdin
 
 
-def _windows(lines, size=WINDOW_LINES, chars=WINDOW_CHARS):
-    """Lists of consecutive lines: at most `size` lines each, and no line added once a list holds
-    `chars` characters. Lazy: a window is handed on as soon as it is full."""
-    window, held = [], 0
-    for line in lines:
-        window.append(line)
-        held += len(line)
-        if len(window) == size or held >= chars:
-            yield window
-            window, held = [], 0
-    if window:
-        yield window
-
-
-def tag_window(tagger, lines, tokenized, fmt):
-    """The output for a window of input lines, one output line (or CoNLL block) per input line,
-    and the number of tokens tagged."""
-    tagged = tagger.tag_sents(tokenize(line, tokenized) for line in lines)
-    return "".join(format_sentence(s, fmt) + "\n" for s in tagged), sum(len(s) for s in tagged)
+def _windows(args, split):
+    """Every document's windows, one after another; bounded memory however long the input."""
+    for document in _documents(args):
+        yield from sentences.windows(document, split, args.window)
 
 
 # --- worker processes (--workers N) ------------------------------------------------------------
@@ -257,14 +260,14 @@ def _start_worker(model, device, threads, started):
         started.put(("bug", traceback.format_exc()))
 
 
-def _work(lines, tokenized, fmt):
-    return tag_window(_worker_tagger, lines, tokenized, fmt)
+def _work(window, options):
+    return tag_window(_worker_tagger, window, options)
 
 
-def _tag_in_workers(args, windows, threads, write):
+def _tag_in_workers(args, options, windows, threads, write):
     """Tag the windows in a pool of `args.workers` processes, writing each window's output in input
-    order; at most WINDOWS_AHEAD windows per worker are held at once. Returns the tokens tagged and
-    the time (perf_counter) by which every worker had loaded the model."""
+    order; at most WINDOWS_AHEAD windows per worker are held at once. Returns the time
+    (perf_counter) by which every worker had loaded the model."""
     # spawn, not fork: a forked copy of a process that has run torch's thread pool can hang.
     context = multiprocessing.get_context("spawn")
     started = context.SimpleQueue()
@@ -278,16 +281,16 @@ def _tag_in_workers(args, windows, threads, write):
                     raise TaggerError(text)
                 raise RuntimeError(f"a tagging worker failed to start:\n{text}")
         ready = time.perf_counter()
-        pending, tokens = deque(), 0
+        pending = deque()
         for window in windows:
-            pending.append(pool.apply_async(_work, (window, args.tokenized, args.format)))
+            pending.append(pool.apply_async(_work, (window, options)))
             while len(pending) >= WINDOWS_AHEAD * args.workers or (pending and pending[0].ready()):
-                tokens += write(*_oldest_result(pending, started))
+                write(*_oldest_result(pending, started))
         while pending:
-            tokens += write(*_oldest_result(pending, started))
+            write(*_oldest_result(pending, started))
         pool.close()
         pool.join()
-    return tokens, ready
+    return ready
 
 
 def _oldest_result(pending, started):
@@ -328,48 +331,86 @@ def _report_timing(workers, threads, start_up, seconds, tokens):
           file=sys.stderr)
 
 
-@cli
-def main(argv=None):
+class Writer:
+    """Writes each window's output as it comes, in input order, numbering CoNLL-U's sentences over
+    the whole input; counts the sentences and tokens written."""
+
+    def __init__(self, out, fmt):
+        self.out, self.format, self.sentences, self.tokens = out, fmt, 0, 0
+
+    def __call__(self, output, sentences, tokens):
+        self.out.write(formats.renumber(output, self.format, self.sentences))
+        self.out.flush()  # each window's output leaves as soon as it is tagged
+        self.sentences += sentences
+        self.tokens += tokens
+
+
+def _parser():
     parser = ArgumentParser(prog="python -m tagger.tag", description=__doc__.split("\n")[0])
-    parser.add_argument("text", nargs="*", help="sentences to tag (default: --file or stdin, one a line)")
-    parser.add_argument("--file", help="read sentences from this file, one a line")
+    parser.add_argument("text", nargs="*", help="text to tag, each argument a document (default: "
+                                                "--file or stdin)")
+    parser.add_argument("--file", help="read the text to tag from this file")
     parser.add_argument("--model", action="append",
                         help="model folder (default: models/latest); give it again for an "
                              "ensemble, which averages the models' tag probabilities")
+    parser.add_argument("--split", choices=sentences.SPLITS, default=None,
+                        help="sentences (the default): paragraphs, lines up to a blank line, "
+                             "split into sentences; lines: one sentence a line, for text already "
+                             "split")
     parser.add_argument("--tokenized", action="store_true",
-                        help="input is already tokens separated by whitespace")
-    parser.add_argument("--format", choices=("text", "conll", "json"), default="text")
+                        help="input is already tokens separated by whitespace, one sentence a line")
+    parser.add_argument("--format", choices=formats.FORMATS, default="text",
+                        help="text: word/TAG, a sentence a line; conll: token<TAB>tag; json: "
+                             "tokens, tags and character spans; conllu: CoNLL-U with UPOS and XPOS")
+    parser.add_argument("--tagset", choices=tagsets.TAGSETS, default="model",
+                        help="model: the model's own tags (Penn Treebank's for the default "
+                             "model); universal: NLTK's universal tags (not for conllu, which "
+                             "gives UPOS anyway)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--workers", type=int, default=1,
                         help="tag in this many processes, each loading the model (default: 1)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads per process (default: torch's default with one "
                              "worker, else cores / workers)")
-    parser.add_argument("--window", type=int, default=WINDOW_LINES,
-                        help=f"lines read, tagged and written at a time (default: {WINDOW_LINES:,}); "
-                             "1 answers each line of a pipe as it comes")
+    parser.add_argument("--window", type=int, default=sentences.WINDOW_LINES,
+                        help="lines read before a window of paragraphs is tagged and written "
+                             f"(default: {sentences.WINDOW_LINES:,}); with --split lines, 1 "
+                             "answers each line of a pipe as it comes")
     parser.add_argument("--timing", action="store_true",
                         help="report load time, tokens/s and peak memory on stderr at the end")
+    return parser
+
+
+def options_from(parser, args) -> Options:
+    """The reading and writing options of parsed arguments (tag's and bulk's), or the one-line
+    error for a combination that cannot be."""
+    if args.tokenized and args.split == "sentences":
+        parser.error("--tokenized reads one sentence a line; leave --split sentences out")
+    if args.tagset == "universal" and args.format == "conllu":
+        parser.error("conllu gives universal tags as UPOS already; leave --tagset out")
+    split = "lines" if args.tokenized else args.split or "sentences"
+    return Options(split, args.tokenized, args.format, args.tagset)
+
+
+@cli
+def main(argv=None):
+    parser = _parser()
     args = parser.parse_args(argv)
     args.model = args.model or ["models/latest"]
+    parser.require_at_least(args, workers=1, threads=0, window=1)
+    options = options_from(parser, args)
     # oneDNN keeps the kernels it compiles for every shape of product it meets, up to 1,024 of
     # them; the batches of a long input come in hundreds of shapes, and that cache took some
-    # 450 MB more on 1.2M tokens of Brown without making tagging any faster. Read at oneDNN's first use (workers
-    # inherit it); the user's own setting wins.
+    # 450 MB more on 1.2M tokens of Brown without making tagging any faster. Read at oneDNN's
+    # first use (workers inherit it); the user's own setting wins.
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
-    parser.require_at_least(args, workers=1, threads=0, window=1)
     start = time.perf_counter()
     threads = args.threads or (max(1, _cores() // args.workers) if args.workers > 1 else 0)
     out = sys.stdout
     if isinstance(out, io.TextIOWrapper):  # not when a caller has put a StringIO there
         out.reconfigure(encoding="utf-8")  # as the input is read, whatever the locale
-
-    def write(text, tokens):
-        out.write(text)
-        out.flush()  # each window's output leaves as soon as it is tagged
-        return tokens
-
-    windows = _windows(_lines(args), args.window)  # bounded memory however long the input
+    write = Writer(out, options.format)
+    windows = _windows(args, options.split)
     import torch
 
     if args.workers == 1:
@@ -377,13 +418,13 @@ def main(argv=None):
             torch.set_num_threads(threads)
         tagger = PosTagger.load(args.model, args.device)
         ready = time.perf_counter()
-        tokens = sum(write(*tag_window(tagger, window, args.tokenized, args.format))
-                     for window in windows)
+        for window in windows:
+            write(*tag_window(tagger, window, options))
     else:
-        tokens, ready = _tag_in_workers(args, windows, threads, write)
+        ready = _tag_in_workers(args, options, windows, threads, write)
     if args.timing:
         _report_timing(args.workers, threads or torch.get_num_threads(), ready - start,
-                       time.perf_counter() - ready, tokens)
+                       time.perf_counter() - ready, write.tokens)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from tagger.brown import AUX_TAG, TAG_SET
 from tagger.config import FORMAT_VERSION
 from tagger.data import Sentence
 from tagger.errors import TaggerError
@@ -24,11 +25,6 @@ PAD, UNK = "<pad>", "<unk>"
 DIGIT = re.compile(r"\d")
 COMPOUND = re.compile(r"[-/]")
 
-# Joins the tags of a token that may have any of them: "VB|VBP".
-TAG_SET = "|"
-# Joins a token's tag and its tag in a second tag set, learnt by a second head while training
-# (Brown's own tags, `--brown-tags`): "VB|VBP~VB", or "~VB" for a token of the second set alone.
-AUX_TAG = "~"
 
 # NLLLoss and CrossEntropyLoss skip targets equal to their default ignore_index.
 IGNORE_INDEX = -100

@@ -46,3 +46,30 @@ def test_the_check_above_sees_torch_when_a_command_imports_it(tmp_path):
                            str(tmp_path / "none"), "--tokenized", "a b"],
                           capture_output=True, text=True, timeout=120)
     assert seen.stdout.splitlines()[-2:] == ["exit 2", "['torch']"], seen.stdout + seen.stderr
+
+
+def _imports_of(module_path):
+    """The package's modules a module imports, anywhere in it (functions too)."""
+    import re
+
+    source = module_path.read_text()
+    found = set(re.findall(r"from tagger\.(\w+) import", source))
+    for names in re.findall(r"from tagger import ([\w, ]+)", source):
+        found |= {name.strip() for name in names.split(",")}
+    return found - {module_path.stem}
+
+
+def test_data_flows_one_way_no_two_modules_import_each_other():
+    from pathlib import Path
+
+    import tagger
+
+    graph = {path.stem: _imports_of(path) for path in Path(tagger.__file__).parent.glob("*.py")}
+    assert graph["text"] == set() and "tag" in graph["serve"]  # the check reads imports
+
+    def reaches(start, goal, seen=()):
+        return any(m == goal or (m not in seen and reaches(m, goal, (*seen, m)))
+                   for m in graph.get(start, ()))
+
+    cycles = sorted(m for m in graph if reaches(m, m))
+    assert cycles == [], f"modules in an import cycle: {cycles}"

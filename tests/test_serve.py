@@ -1,5 +1,5 @@
 """Tests for tagger.serve: the HTTP API in process (FastAPI's TestClient), checked against the
-PosTagger it serves; any JSON payload gets a documented error or one tag per token (hypothesis);
+PosTagger it serves (text split into sentences as tag_text splits it, spans and all); any JSON payload gets a documented error or one tag per token (hypothesis);
 concurrent clients share forward passes; a real server finishes its requests on SIGTERM; and the
 web page, in a real headless Chromium, shows the tags of what is typed into it."""
 
@@ -22,6 +22,7 @@ from tagger.config import Config
 from tagger.serve import create_app, wait_until_serving
 from tagger.tag import PosTagger
 from tagger.text import tokenize
+from tagger.tagsets import universal_map
 from tagger.train import train
 
 TINY = dict(TINY_RUN, epochs=10)
@@ -46,18 +47,33 @@ def client(tagger, model_dir):
         yield c
 
 
-def test_text_is_tokenized_as_the_command_line_does_and_tagged_as_the_tagger_does(client, tagger):
-    lines = ["The dog ate the apple.", "", "He said “hello” (twice)…"]
-    got = client.post("/tag", json={"text": "\n".join(lines)})
+TEXT = "Mr. Smith went to Washington. He didn't like it there.\n\nHe said “hello” (twice)…"
+
+
+def test_text_is_read_as_the_command_line_reads_it_and_tagged_as_the_tagger_does(client, tagger):
+    got = client.post("/tag", json={"text": TEXT})
     assert got.status_code == 200, got.text
     sentences = got.json()["sentences"]
+    expected = tagger.tag_text(TEXT)
+    assert len(sentences) == 3
+    assert [s["tokens"] for s in sentences] == [[w for w, _, _ in s] for s in expected]
+    assert [s["tags"] for s in sentences] == [[t for _, t, _ in s] for s in expected]
+    assert [s["spans"] for s in sentences] == [[list(span) for _, _, span in s] for s in expected]
+    assert sentences[2]["tokens"][2] == "“"  # the text's own characters
+    first = sentences[0]["spans"]
+    scored = tagger.predict_scored([tokenize(TEXT[first[0][0]:first[-1][1]])])
+    assert sentences[0]["probabilities"] == pytest.approx(scored[0][1], abs=1e-4)
+    assert all(0 < p <= 1 for s in sentences for p in s["probabilities"])
+
+
+def test_text_by_lines_and_in_universal_tags(client, tagger):
+    lines = ["The dog ate the apple.", "", "Mr. Smith left. He came back."]
+    got = client.post("/tag", json={"text": "\n".join(lines), "split": "lines",
+                                    "tagset": "universal"}).json()["sentences"]
     expected = [tokenize(line) for line in lines if line]
-    assert [s["tokens"] for s in sentences] == expected
-    scored = tagger.predict_scored(expected)
-    assert [s["tags"] for s in sentences] == [tags for tags, _ in scored]
-    for s, (_, probabilities) in zip(sentences, scored):
-        assert s["probabilities"] == pytest.approx(probabilities, abs=1e-4)
-        assert all(0 < p <= 1 for p in s["probabilities"])
+    assert [len(s["tokens"]) for s in got] == [len(s) for s in expected]
+    assert [s["tags"] for s in got] == [[universal_map()[t] for t in tags]
+                                        for tags in tagger.predict(expected)]
 
 
 def test_sentences_are_tagged_as_given(client, tagger):
@@ -99,6 +115,8 @@ def test_health_model_page_and_openapi(client, model_dir, tagger):
     (b'{"sentences": [["a", 1]]}', {"content-type": "application/json"}, 422, "sentences"),
     (b'{"sentences": [["a", ""]]}', {"content-type": "application/json"}, 422, "empty string"),
     (b'{"text": "a", "extra": 1}', {"content-type": "application/json"}, 422, "extra"),
+    (b'{"text": "a", "split": "words"}', {"content-type": "application/json"}, 422, "split"),
+    (b'{"text": "a", "tagset": "brown"}', {"content-type": "application/json"}, 422, "tagset"),
     (b'{"text": "   \\n\\t "}', {"content-type": "application/json"}, 422, "nothing to tag"),
     (b'{"text": ""}', {"content-type": "application/json"}, 422, "nothing to tag"),
     (json.dumps({"text": "dog " * 501}).encode(), {"content-type": "application/json"}, 413,
@@ -151,6 +169,8 @@ def test_any_json_gets_a_documented_error_or_one_tag_per_token(client, payload):
     if got.status_code == 200:
         for s in got.json()["sentences"]:
             assert len(s["tags"]) == len(s["tokens"]) == len(s["probabilities"])
+            if "spans" in s:
+                assert [payload["text"][a:b] for a, b in s["spans"]] == s["tokens"]
         if isinstance(payload, dict) and "sentences" in payload:
             assert [len(s["tokens"]) for s in got.json()["sentences"]] == \
                 [len(s) for s in payload["sentences"]]
@@ -224,9 +244,17 @@ def test_bad_flags_are_one_line_errors(run_cli, one_line_error):
     one_line_error(run_cli("tagger.serve", "--model", "/no/such/model"), "/no/such/model")
 
 
+def test_without_the_serve_extra_it_says_which_to_install(one_line_error):
+    code = ("import sys; sys.modules['fastapi'] = None  # as if not installed\n"
+            "from tagger.serve import main; main(['--model', 'models/latest'])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    one_line_error(result, "pip install 'tagger[serve]'", "fastapi")
+
+
 @pytest.mark.skipif(not shutil.which("chromium") and not shutil.which("chromium-browser"),
                     reason="no Chromium installed (apt-get install chromium); .ci/run installs it")
-def test_the_page_shows_the_tags_of_typed_text_in_a_real_browser(server, tagger):
+def test_the_page_shows_the_tags_of_typed_text_in_a_real_browser(server, tagger, tmp_path):
     from playwright.sync_api import sync_playwright
 
     url, _ = server
@@ -235,17 +263,30 @@ def test_the_page_shows_the_tags_of_typed_text_in_a_real_browser(server, tagger)
                                     or shutil.which("chromium-browser"))
         page = browser.new_page()
         page.goto(url + "/")
-        page.fill("#text", "The dog ate the apple\nA cat <b>&amp;")
+        text = "Mr. Smith went to Washington. He didn't like it there.\n\nA cat <b>&amp;"
+        page.fill("#text", text)
         page.click("#tag")
         page.wait_for_selector("#result .token")
         sentences = page.eval_on_selector_all(
             "#result .sentence", "rows => rows.map(r => [...r.querySelectorAll('.token')].map("
                                  "t => [t.querySelector('.word').textContent, t.dataset.tag, "
-                                 "t.getAttribute('title')]))")
-        expected = [["The", "dog", "ate", "the", "apple"], tokenize("A cat <b>&amp;")]
-        assert [[w for w, _, _ in s] for s in sentences] == expected
-        assert [[t for _, t, _ in s] for s in sentences] == tagger.predict(expected)
-        assert "probability" in sentences[0][0][2]
+                                 "t.getAttribute('title'), t.dataset.span]))")
+        expected = tagger.tag_text(text)
+        assert [[w for w, _, _, _ in s] for s in sentences] == [[w for w, _, _ in s]
+                                                                for s in expected]
+        assert [[t for _, t, _, _ in s] for s in sentences] == [[t for _, t, _ in s]
+                                                                for s in expected]
+        assert [[span for _, _, _, span in s] for s in sentences] == [
+            [f"{a}-{b}" for _, _, (a, b) in s] for s in expected]
+        title = sentences[0][0][2]
+        assert "probability" in title and "characters 0–3" in title  # the span, on hover
+        page.select_option("#tagset", "universal")  # tags again, in universal tags
+        page.wait_for_function("document.querySelector('#result .token').dataset.tag === 'NOUN'"
+                               " || document.querySelector('#result .token').dataset.tag === "
+                               f"'{universal_map()[expected[0][0][1]]}'")
+        first = page.eval_on_selector("#result .token", "t => t.dataset.tag")
+        assert first == universal_map()[expected[0][0][1]]
+        page.screenshot(path=str(tmp_path / "page.png"))
         page.fill("#text", "   ")
         page.click("#tag")
         page.wait_for_selector("#error:not([hidden])")

@@ -19,12 +19,13 @@ from conftest import TINY_RUN
 from tagger import data, tag
 from tagger.config import Config
 from tagger.tag import MAX_SENTENCE_TOKENS, TOKENS_PER_BATCH, PosTagger, split_long
+from tagger.text import tokenize, tokenize_spans
 from tagger.train import train
 
 # One thread: on a small machine shared with other work, torch's thread pool waits on busy cores.
 TINY = dict(TINY_RUN, epochs=10)
 LONG = " ".join(["the", "dog", "ate", "an", "apple", "."] * 333 + ["ok", "!"])  # 2,000 tokens
-LINES = [  # what --file and stdin read, one sentence a line
+LINES = [  # what --file and stdin read with --split lines, one sentence a line
     "The dog ate the apple",
     "",
     "A cat .",
@@ -62,6 +63,11 @@ def run_tag(run_cli):
 
 def treebank(line):
     return TreebankWordTokenizer().tokenize(line)
+
+
+def own(text, spans):
+    """The input's own characters at each span."""
+    return [text[s:e] for s, e in spans]
 
 
 # --- the API ---------------------------------------------------------------------------------
@@ -120,11 +126,31 @@ def test_batches_split_by_tokens_tag_as_alone(tagger):
 # --- the command line ------------------------------------------------------------------------
 
 
-def test_cli_tags_a_sentence_as_word_slash_tag(tagger, model_dir, run_tag):
-    result = run_tag("--model", str(model_dir), "The dog ate the apple", "Dogs bark")
+PARAGRAPHS = ("Mr. Smith went to Washington. He didn't like it there.\n\n"
+              "I don’t know – it’s “fine” (really)… The dog\nate the apple.\n")
+
+
+def test_tag_text_splits_sentences_and_gives_each_token_its_span(tagger):
+    tagged = tagger.tag_text(PARAGRAPHS)
+    assert [[w for w, _, _ in s] for s in tagged] == [
+        ["Mr.", "Smith", "went", "to", "Washington", "."],
+        ["He", "did", "n't", "like", "it", "there", "."],
+        ["I", "do", "n’t", "know", "–", "it", "’s", "“", "fine", "”", "(", "really", ")", "…",
+         "The", "dog", "ate", "the", "apple", "."]]
+    assert all(PARAGRAPHS[s:e] == w for sentence in tagged for w, _, (s, e) in sentence)
+    # The model reads the treebank's tokens: "“" as ``, "n’t" as n't.
+    forms = tokenize("I don’t know – it’s “fine” (really)… The dog\nate the apple.")
+    assert [t for _, t, _ in tagged[2]] == [t for _, t in tagger.tag(forms)]
+    assert [[t for _, t, _ in s] for s in tagger.tag_text("The dog ate\nDogs bark", "lines")] == \
+        [[t for _, t in tagger.tag(s.split())] for s in ("The dog ate", "Dogs bark")]
+
+
+def test_cli_splits_each_argument_into_sentences_word_slash_tag(tagger, model_dir, run_tag):
+    result = run_tag("--model", str(model_dir), PARAGRAPHS, "Dogs bark")
     assert result.returncode == 0, result.stderr
-    expected = [tagger.tag(["The", "dog", "ate", "the", "apple"]), tagger.tag(["Dogs", "bark"])]
-    assert result.stdout == "".join(" ".join(f"{w}/{t}" for w, t in s) + "\n" for s in expected)
+    expected = tagger.tag_text(PARAGRAPHS) + tagger.tag_text("Dogs bark")
+    assert result.stdout == "".join(" ".join(f"{w}/{t}" for w, t, _ in s) + "\n"
+                                    for s in expected)
 
 
 def test_cli_conll_format(tagger, model_dir, run_tag):
@@ -134,51 +160,123 @@ def test_cli_conll_format(tagger, model_dir, run_tag):
     assert result.stdout == "".join("".join(f"{w}\t{t}\n" for w, t in s) + "\n" for s in expected)
 
 
-def test_cli_json_format(tagger, model_dir, run_tag):
-    result = run_tag("--model", str(model_dir), "--format", "json", "The dog ate", "naïve 🙂")
+def test_cli_json_format_gives_tokens_tags_and_spans(tagger, model_dir, run_tag):
+    result = run_tag("--model", str(model_dir), "--format", "json", PARAGRAPHS, "naïve 🙂")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
+    expected = tagger.tag_text(PARAGRAPHS) + tagger.tag_text("naïve 🙂")
     assert [json.loads(line) for line in lines] == [
-        {"tokens": [w for w, _ in s], "tags": [t for _, t in s]}
-        for s in (tagger.tag(["The", "dog", "ate"]), tagger.tag(["naïve", "🙂"]))]
-    assert "🙂" in lines[1]  # written as UTF-8, not \\u escapes
+        {"tokens": [w for w, _, _ in s], "tags": [t for _, t, _ in s],
+         "spans": [list(span) for _, _, span in s]} for s in expected]
+    assert "🙂" in lines[-1]  # written as UTF-8, not \\u escapes
+
+
+def test_cli_conllu_is_read_back_by_the_conllu_library(tagger, model_dir, run_tag):
+    import conllu
+
+    result = run_tag("--model", str(model_dir), "--format", "conllu", PARAGRAPHS)
+    assert result.returncode == 0, result.stderr
+    parsed = conllu.parse(result.stdout)
+    expected = tagger.tag_text(PARAGRAPHS)
+    assert [s.metadata["sent_id"] for s in parsed] == ["1", "2", "3"]
+    assert ["newpar" in s.metadata for s in parsed] == [True, False, True]
+    assert parsed[0].metadata["text"] == "Mr. Smith went to Washington."
+    assert parsed[2].metadata["text"].endswith("The dog ate the apple.")  # one line
+    for sentence, tagged in zip(parsed, expected):
+        assert [t["form"] for t in sentence] == [w for w, _, _ in tagged]
+        assert [t["xpos"] for t in sentence] == [t for _, t, _ in tagged]
+        assert [t["id"] for t in sentence] == list(range(1, len(tagged) + 1))
+        assert all(t["upos"] for t in sentence)
+        # SpaceAfter=No exactly where the text has no space after the token
+        for token, (_, _, (_, end)) in zip(sentence, tagged):
+            no_space = end < len(PARAGRAPHS) and not PARAGRAPHS[end].isspace()
+            assert (token["misc"] == {"SpaceAfter": "No"}) == no_space
+        text = "".join(t["form"] + ("" if t["misc"] else " ") for t in sentence).strip()
+        assert text == sentence.metadata["text"]
+
+
+def test_cli_tagset_universal_is_nltks_mapping(tagger, model_dir, run_tag):
+    from nltk.tag import map_tag
+
+    result = run_tag("--model", str(model_dir), "--tagset", "universal", "--format", "json",
+                     PARAGRAPHS)
+    assert result.returncode == 0, result.stderr
+    got = [json.loads(line)["tags"] for line in result.stdout.splitlines()]
+    assert got == [[map_tag("en-ptb", "universal", t) for _, t, _ in s]
+                   for s in tagger.tag_text(PARAGRAPHS)]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--tokenized", "--split", "sentences"], ["--tokenized", "--split sentences"]),
+    (["--tagset", "universal", "--format", "conllu"], ["conllu", "--tagset"]),
+])
+def test_cli_options_that_cannot_go_together_are_one_line_errors(args, words, capsys,
+                                                                  one_line_error):
+    with pytest.raises(SystemExit) as stop:
+        tag.main([*args, "The dog"])
+    captured = capsys.readouterr()
+    one_line_error(subprocess.CompletedProcess(args, stop.value.code, captured.out, captured.err),
+                   *words)
 
 
 # The input ends with a line holding a byte that is not UTF-8, which reads as U+FFFD.
 INPUT = ("\n".join(LINES) + "\n").encode() + b"bad \xff byte\n"
 
 
+INPUT_TEXT = INPUT.decode("utf-8", "replace")
+
+
 @pytest.fixture(scope="module")
-def from_file(model_dir, tmp_path_factory, run_tag):
+def input_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("input") / "text.txt"
     path.write_bytes(INPUT)
-    return run_tag("--model", str(model_dir), "--format", "json", "--file", str(path))
+    return path
 
 
-def test_cli_file_tags_every_line_in_order(tagger, from_file):
+@pytest.fixture(scope="module")
+def from_file(model_dir, input_file, run_tag):
+    return run_tag("--model", str(model_dir), "--format", "json", "--split", "lines", "--file",
+                   str(input_file))
+
+
+def test_cli_file_by_lines_tags_every_line_in_order(tagger, from_file):
     assert from_file.returncode == 0, from_file.stderr
     out = [json.loads(line) for line in from_file.stdout.splitlines()]
     assert len(out) == len(LINES) + 1
     bad = ["bad", "\ufffd", "byte"]
-    assert out.pop() == {"tokens": bad, "tags": [t for _, t in tagger.tag(bad)]}
+    last = out.pop()
+    assert last["tokens"] == bad and last["tags"] == [t for _, t in tagger.tag(bad)]
     for line, got in zip(LINES, out):
-        tokens = treebank(line)
-        assert got["tokens"] == tokens and len(got["tags"]) == len(tokens)
-        assert got["tags"] == [t for _, t in tagger.tag(tokens)]
-    assert out[1] == out[3] == {"tokens": [], "tags": []}  # empty and blank lines keep their place
+        forms = treebank(line)  # what the model reads; the input's own characters are printed
+        assert got["tokens"] == own(INPUT_TEXT, got["spans"]) and len(got["tokens"]) == len(forms)
+        assert got["tags"] == [t for _, t in tagger.tag(forms)]
+    assert out[1] == out[3] == {"tokens": [], "tags": [], "spans": []}  # blank lines keep their place
     assert len(out[LINES.index(LONG)]["tags"]) == 2000
 
 
-def test_cli_tokenizes_quotes_like_the_treebank(from_file):
-    tokens = json.loads(from_file.stdout.splitlines()[4])["tokens"]
-    assert tokens == treebank(LINES[4])
-    assert tokens == ["He", "said", "``", "hello", ",", "world", "''", "and", "left", "."]
+def test_cli_prints_the_inputs_quotes_and_reads_them_as_the_treebank_does(from_file):
+    got = json.loads(from_file.stdout.splitlines()[4])
+    assert got["tokens"] == ["He", "said", '"', "hello", ",", "world", '"', "and", "left", "."]
+    assert treebank(LINES[4]) == ["He", "said", "``", "hello", ",", "world", "''", "and", "left",
+                                  "."]
+
+
+def test_cli_file_by_sentences_is_tag_text_with_spans_into_the_file(tagger, model_dir,
+                                                                     input_file, run_tag):
+    result = run_tag("--model", str(model_dir), "--format", "json", "--file", str(input_file))
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    expected = tagger.tag_text(INPUT_TEXT)
+    assert [o["tokens"] for o in out] == [[w for w, _, _ in s] for s in expected]
+    assert [o["tags"] for o in out] == [[t for _, t, _ in s] for s in expected]
+    assert all(own(INPUT_TEXT, o["spans"]) == o["tokens"] for o in out)
 
 
 def test_cli_stdin_gives_what_the_file_gives(model_dir, from_file, run_tag):
     # A strict decoder, as Python sets up stdin under an ordinary UTF-8 locale (C.UTF-8 is lax).
     env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
-    result = run_tag("--model", str(model_dir), "--format", "json", input=INPUT, env=env)
+    result = run_tag("--model", str(model_dir), "--format", "json", "--split", "lines",
+                     input=INPUT, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == from_file.stdout
 
@@ -239,10 +337,10 @@ def test_an_ensemble_tags_with_the_mean_of_its_members_probabilities(model_dir, 
 def test_cli_model_twice_tags_with_the_ensemble(model_dir, other_model_dir, run_tag):
     ensemble = PosTagger.load([model_dir, other_model_dir], "cpu")
     result = run_tag("--model", str(model_dir), "--model", str(other_model_dir), "--format",
-                     "json", *LINES[:3])
+                     "json", PARAGRAPHS)
     assert result.returncode == 0, result.stderr
     got = [json.loads(line)["tags"] for line in result.stdout.splitlines()]
-    assert got == [[t for _, t in s] for s in ensemble.tag_sents(treebank(x) for x in LINES[:3])]
+    assert got == [[t for _, t, _ in s] for s in ensemble.tag_text(PARAGRAPHS)]
 
 
 def test_an_ensemble_of_models_with_other_tags_is_a_one_line_error(model_dir, tmp_path, run_tag,
@@ -341,18 +439,25 @@ HOSTILE = [
 @pytest.mark.slow
 def test_cli_tags_hostile_and_huge_lines_one_tag_per_token(tagger, model_dir, tmp_path, run_tag):
     path = tmp_path / "hostile.txt"
-    path.write_text("\n".join(HOSTILE) + "\n", encoding="utf-8")
-    result = run_tag("--model", str(model_dir), "--format", "json", "--file", str(path))
+    written = "\n".join(HOSTILE) + "\n"
+    path.write_text(written, encoding="utf-8")
+    result = run_tag("--model", str(model_dir), "--format", "json", "--split", "lines", "--file",
+                     str(path))
     assert result.returncode == 0 and result.stderr == "", result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(out) == len(HOSTILE)  # one line out per line in, "\r" and all
     # In-process, batched as the command batches them: the same sums, so the very same tags.
-    expected = tagger.tag_sents([treebank(line) for line in HOSTILE])
+    expected = tagger.tag_sents([tokenize(line) for line in HOSTILE])
     for line, got, tagged in zip(HOSTILE, out, expected):
-        tokens = treebank(line)
-        assert got["tokens"] == tokens and len(got["tags"]) == len(tokens)
+        assert got["tokens"] == own(written, got["spans"]) and len(got["tags"]) == len(tagged)
         assert got["tags"] == [t for _, t in tagged]
     assert len(out[5]["tokens"]) == 10_000 and len(out[6]["tokens"]) > 200_000
+    # By sentences (the default), the same text gives every token a tag all the same.
+    result = run_tag("--model", str(model_dir), "--format", "json", "--file", str(path))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(len(o["tags"]) == len(o["tokens"]) == len(o["spans"]) for o in out)
+    assert all(own(written, o["spans"]) == o["tokens"] for o in out)
 
 
 def test_cli_reads_argument_bytes_that_are_not_utf8_as_replacement_characters(tagger, model_dir,
@@ -372,7 +477,7 @@ def test_cli_stops_quietly_when_the_reader_goes_away(model_dir, tmp_path):
     path = tmp_path / "many.txt"
     path.write_text("The dog ate the apple\n" * 100_000)
     process = subprocess.Popen([sys.executable, "-m", "tagger.tag", "--model", str(model_dir),
-                                "--device", "cpu", "--file", str(path)],
+                                "--device", "cpu", "--file", str(path), "--split", "lines"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout.readline().startswith(b"The/")
     process.stdout.close()  # far more output is still to come than a pipe holds
@@ -383,28 +488,12 @@ def test_cli_stops_quietly_when_the_reader_goes_away(model_dir, tmp_path):
 # --- streaming and worker processes ----------------------------------------------------------
 
 
-def test_windows_are_read_lazily_and_hold_a_bounded_number_of_lines():
-    read = []
-
-    def lines():
-        for i in range(25):
-            read.append(i)
-            yield f"line {i}\n"
-
-    windows = tag._windows(lines(), size=10)
-    first = next(windows)
-    assert first == [f"line {i}\n" for i in range(10)] and len(read) == 10  # nothing read ahead
-    assert [len(w) for w in windows] == [10, 5]
-    # A character budget ends a window early, after the line that reaches it (read whole).
-    sizes = [len(w) for w in tag._windows(["x" * 30, "y", "z" * 100, "a", "b"], size=10, chars=31)]
-    assert sizes == [2, 1, 2]
-
-
 def test_cli_streams_a_pipe_window_by_window(tagger, model_dir):
     """Each window's output appears before the next input line is even written: the command reads
     and writes as it goes, so it holds a window, not the input."""
     process = subprocess.Popen([sys.executable, "-m", "tagger.tag", "--model", str(model_dir),
-                                "--device", "cpu", "--threads", "1", "--window", "2"],
+                                "--device", "cpu", "--threads", "1", "--window", "2", "--split",
+                                "lines"],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     killer = threading.Timer(240, process.kill)  # a hung reader fails the test, not the suite
     killer.start()
@@ -421,6 +510,27 @@ def test_cli_streams_a_pipe_window_by_window(tagger, model_dir):
     finally:
         killer.cancel()
         process.kill()  # a no-op once it has ended
+        process.wait()
+
+
+def test_cli_answers_each_paragraph_of_a_pipe_once_its_blank_line_comes(tagger, model_dir):
+    process = subprocess.Popen([sys.executable, "-m", "tagger.tag", "--model", str(model_dir),
+                                "--device", "cpu", "--threads", "1", "--window", "1"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    killer = threading.Timer(240, process.kill)
+    killer.start()
+    try:
+        for paragraph in ("The dog ate. Dogs bark.\nA cat .\n", "naïve café\n"):
+            process.stdin.write((paragraph + "\n").encode())  # the blank line ends it
+            process.stdin.flush()
+            for tagged in tagger.tag_text(paragraph):
+                expected = " ".join(f"{w}/{t}" for w, t, _ in tagged)
+                assert process.stdout.readline().decode() == expected + "\n"
+        process.stdin.close()
+        assert process.stdout.read() == b"" and process.wait() == 0
+    finally:
+        killer.cancel()
+        process.kill()
         process.wait()
 
 
@@ -458,18 +568,39 @@ def tag_many(model_dir, many_lines, run_tag):
 
 
 @pytest.mark.slow
-def test_cli_workers_give_the_output_of_one_process(tagger, tag_many):
-    """(The timing test below checks the same for --format conll.)"""
-    one = tag_many("--format", "json", "--window", "100")  # 31 windows, which two workers share
-    two = tag_many("--format", "json", "--window", "100", "--workers", "2")
+@pytest.mark.parametrize("fmt", ["json", "conllu"])
+def test_cli_workers_give_the_output_of_one_process(tagger, tag_many, fmt):
+    """(The timing test below checks the same for --format conll by lines.) CoNLL-U numbers
+    sentences over the whole input, whichever worker tagged them."""
+    one = tag_many("--format", fmt, "--window", "100")  # dozens of windows, for two workers
+    two = tag_many("--format", fmt, "--window", "100", "--workers", "2")
     assert one.returncode == two.returncode == 0 and one.stderr == two.stderr == "", two.stderr
     assert two.stdout == one.stdout
-    # Every line in order, tagged as in-process tagging of the same windows tags it.
+    if fmt == "conllu":
+        import conllu
+
+        ids = [s.metadata["sent_id"] for s in conllu.parse(one.stdout)]
+        assert ids == [str(k) for k in range(1, len(ids) + 1)] and len(ids) > 200
+        return
+    # Every sentence in order, tagged as in-process tagging of the same text tags it.
     out = [json.loads(line) for line in one.stdout.splitlines()]
-    assert [o["tokens"] for o in out] == [treebank(line) for line in MANY_LINES]
+    text = MANY.decode("utf-8", "replace")
+    assert all(own(text, o["spans"]) == o["tokens"] for o in out)
+    assert [t for o in out for t in o["tokens"]] == [
+        w for s in tagger.tag_text(text) for w, _, _ in s]
+
+
+@pytest.mark.slow
+def test_cli_workers_by_lines_give_every_line_in_order(tagger, tag_many):
+    one = tag_many("--format", "json", "--window", "100", "--split", "lines")  # 31 windows
+    two = tag_many("--format", "json", "--window", "100", "--split", "lines", "--workers", "2")
+    assert one.returncode == two.returncode == 0 and one.stderr == two.stderr == "", two.stderr
+    assert two.stdout == one.stdout
+    out = [json.loads(line) for line in one.stdout.splitlines()]
+    assert [len(o["tokens"]) for o in out] == [len(tokenize(line)) for line in MANY_LINES]
     assert [o["tokens"][:1] for o in out[:-1]] == [[str(i)] if i % 11 else [] for i in range(3000)]
     expected = [t for start in range(0, len(MANY_LINES), 100)
-                for t in tagger.tag_sents(treebank(line) for line in MANY_LINES[start:start + 100])]
+                for t in tagger.tag_sents(tokenize(line) for line in MANY_LINES[start:start + 100])]
     assert [o["tags"] for o in out] == [[t for _, t in s] for s in expected]
 
 
@@ -485,11 +616,12 @@ def test_cli_streamed_output_is_what_predict_gives(tagger, tag_many):
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_cli_timing_reports_on_stderr_only(tag_many, workers):
-    timed = tag_many("--format", "conll", "--window", "100", "--workers", workers, "--timing")
+    args = ("--format", "conll", "--window", "100", "--split", "lines")
+    timed = tag_many(*args, "--workers", workers, "--timing")
     assert timed.returncode == 0
-    assert timed.stdout == tag_many("--format", "conll", "--window", "100").stdout
+    assert timed.stdout == tag_many(*args).stdout
     [line] = timed.stderr.splitlines()
-    tokens = sum(len(treebank(line)) for line in MANY_LINES)
+    tokens = sum(len(tokenize(line)) for line in MANY_LINES)
     assert line.startswith("timing: ") and f"tagged {tokens:,} tokens" in line
     assert "tokens/s" in line and "peak RSS" in line
 

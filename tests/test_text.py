@@ -1,4 +1,6 @@
-"""Tests for tagger.text: real text's characters tokenized and read as the treebank writes them."""
+"""Tests for tagger.text: real text's characters tokenized and read as the treebank writes them, web
+tokens kept whole as NLTK's TweetTokenizer keeps them, and every token's span pointing at the
+input's own characters, for any text at all."""
 
 import subprocess
 import sys
@@ -6,11 +8,11 @@ import sys
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nltk.tokenize import NLTKWordTokenizer, TreebankWordTokenizer
+from nltk.tokenize import NLTKWordTokenizer, TreebankWordTokenizer, TweetTokenizer
 
 from conftest import needs_nltk
 from tagger import text
-from tagger.text import tokenize, treebank_forms
+from tagger.text import tokenize, tokenize_spans, treebank_forms
 from tagger.vocab import Vocab
 
 
@@ -99,3 +101,59 @@ def test_a_megabyte_of_spaces_before_a_quote_a_dash_or_after_a_period_is_read_in
     assert tokenize(spaces + "”") == ["''"]
     assert tokenize(spaces + "—x") == ["--", "x"]
     assert tokenize("a." + spaces + "x") == ["a.", "x"]
+
+
+WEB = ["https://example.com/a?b=1", "http://en.wikipedia.org/wiki/Foo_(bar)", "www.nltk.org",
+       "bob@example.com", "first.last@mail.example.co.uk", "@jenny", "@Jenny_2", "#bestever",
+       "#NLP2026", ":)", ":-(", ";)", ":D", ":P", ":/", "<3"]
+
+
+@pytest.mark.parametrize("token", WEB)
+def test_web_tokens_stay_whole_as_nltks_tweet_tokenizer_keeps_them(token):
+    assert TweetTokenizer().tokenize(token) == [token]
+    contexts = [token, f"see {token} now", f"I said: {token}.", f"{token}!"]
+    if token[0].isalnum() or token[0] in "@#":  # not emoticons, which must stand apart
+        contexts += [f"({token})", f'"{token}"', f"{token}'s"]
+    for line in contexts:
+        assert token in tokenize(line), line
+
+
+def test_web_tokens_in_context_and_the_numbers_the_treebank_writes():
+    assert tokenize("Call me at 555-0123 or email bob@example.com! :)") == [
+        "Call", "me", "at", "555-0123", "or", "email", "bob@example.com", "!", ":)"]
+    assert tokenize("lol that movie was sooo good #bestever @jenny https://example.com/a?b=1") == [
+        "lol", "that", "movie", "was", "sooo", "good", "#bestever", "@jenny",
+        "https://example.com/a?b=1"]
+    assert tokenize("It costs $1,000.50, 3.5% more: see example.com/prices.") == [
+        "It", "costs", "$", "1,000.50", ",", "3.5", "%", "more", ":", "see",
+        "example.com/prices", "."]
+    # Not web tokens: #1 and C# as WSJ writes them, a lone @, an emoticon glued to a word.
+    assert tokenize("#1 in C# @ home, see (item 8)") == [
+        "#", "1", "in", "C", "#", "@", "home", ",", "see", "(", "item", "8", ")"]
+
+
+def test_spans_give_the_inputs_own_characters_and_the_model_the_treebank_tokens():
+    line = "I don’t know – it’s “fine” (really)… co\u00adoperate"
+    tokens, forms, spans = tokenize_spans(line)
+    assert tokens == ["I", "do", "n’t", "know", "–", "it", "’s", "“", "fine", "”", "(",
+                      "really", ")", "…", "co\u00adoperate"]
+    assert forms == tokenize(line) and forms[7] == "``" and forms[-1] == "cooperate"
+    assert [line[s:e] for s, e in spans] == tokens
+    assert tokenize_spans("xx The dog.", 3) == (["The", "dog", "."], ["The", "dog", "."],
+                                                [(3, 6), (7, 10), (10, 11)])
+
+
+SPAN_PIECES = st.one_of(PIECES, st.sampled_from(WEB + ["\u00ad", "\u00a0", "\n", "\u2028", "…",
+                                                       "–", "'", "’’", "x@y.z"]))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.lists(SPAN_PIECES, max_size=16).map("".join), st.text(max_size=40)))
+def test_any_text_gets_spans_in_order_that_give_its_tokens(line):
+    tokens, forms, spans = tokenize_spans(line)
+    assert [line[s:e] for s, e in spans] == tokens and len(forms) == len(tokens)
+    assert all(e > s for s, e in spans)
+    assert all(e <= s for (_, e), (s, _) in zip(spans, spans[1:]))
+    assert all(not token.isspace() and token.strip() == token for token in tokens)
+    if len(forms) == len(tokenize(line)):  # a token is joined only where the rules regroup
+        assert forms == tokenize(line)      # the characters of several (`'”`)

@@ -1,5 +1,6 @@
 // tagger: front-end of the part-of-speech tagger's HTTP service.
-// POSTs the textarea to /tag and renders each token with its Penn Treebank tag.
+// POSTs the textarea to /tag and renders each sentence's tokens with their tags (Penn Treebank's,
+// or NLTK's universal ones), each token's meaning, probability and character span on hover.
 "use strict";
 
 (function () {
@@ -50,6 +51,10 @@
     ",": "comma",
     ".": "sentence-final punctuation",
     ":": "colon, semicolon, dash or ellipsis",
+    // NLTK's universal tags
+    NOUN: "noun", VERB: "verb", ADJ: "adjective", ADV: "adverb", PRON: "pronoun",
+    DET: "determiner or article", ADP: "adposition (preposition or postposition)",
+    NUM: "numeral", CONJ: "conjunction", PRT: "particle", X: "other",
   };
 
   // Word class (CSS class) of each tag; anything missing is "other".
@@ -75,6 +80,7 @@
   const errorEl = document.getElementById("error");
   const resultEl = document.getElementById("result");
   const modelEl = document.getElementById("model");
+  const tagsetEl = document.getElementById("tagset");
 
   function wordClass(tag) {
     return WORD_CLASS.get(tag) || "other";
@@ -91,17 +97,20 @@
     errorEl.hidden = !message;
   }
 
-  function renderToken(word, tag, probability) {
+  function renderToken(word, tag, probability, span) {
     const p = Number(probability);
     const low = Number.isFinite(p) && p < LOW_CONFIDENCE;
-    const span = document.createElement("span");
-    span.className = "token " + wordClass(tag) + (low ? " low" : "");
-    span.dataset.tag = tag;
-    span.dataset.probability = Number.isFinite(p) ? p.toFixed(3) : "";
-    span.title =
+    const el = document.createElement("span");
+    el.className = "token " + wordClass(tag) + (low ? " low" : "");
+    el.dataset.tag = tag;
+    el.dataset.probability = Number.isFinite(p) ? p.toFixed(3) : "";
+    const where = Array.isArray(span) && span.length === 2;
+    if (where) el.dataset.span = span[0] + "-" + span[1];
+    el.title =
       describe(tag) +
       (Number.isFinite(p) ? " — probability " + p.toFixed(3).replace(/\.?0+$/, "") : "") +
-      (low ? " (low confidence)" : "");
+      (low ? " (low confidence)" : "") +
+      (where ? " — characters " + span[0] + "–" + span[1] : "");
 
     const wordEl = document.createElement("span");
     wordEl.className = "word";
@@ -109,8 +118,8 @@
     const tagEl = document.createElement("span");
     tagEl.className = "tag";
     tagEl.textContent = tag;
-    span.append(wordEl, tagEl);
-    return span;
+    el.append(wordEl, tagEl);
+    return el;
   }
 
   function render(sentences) {
@@ -121,8 +130,10 @@
       const tokens = sentence.tokens || [];
       const tags = sentence.tags || [];
       const probs = sentence.probabilities || [];
+      const spans = sentence.spans || [];
       tokens.forEach((token, i) => {
-        row.appendChild(renderToken(String(token), String(tags[i] == null ? "" : tags[i]), probs[i]));
+        const tag = String(tags[i] == null ? "" : tags[i]);
+        row.appendChild(renderToken(String(token), tag, probs[i], spans[i]));
       });
       fragment.appendChild(row);
     }
@@ -138,7 +149,7 @@
       const response = await fetch("/tag", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ text: textEl.value }),
+        body: JSON.stringify({ text: textEl.value, tagset: tagsetEl.value }),
       });
       let body = null;
       try {
@@ -177,6 +188,9 @@
   }
 
   button.addEventListener("click", tag);
+  tagsetEl.addEventListener("change", () => {
+    if (resultEl.childElementCount) tag();
+  });
   textEl.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
