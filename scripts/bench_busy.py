@@ -16,7 +16,6 @@ quiet machine: "idle" is only as idle as the machine is. --env sets variables fo
 (to compare thread-pool settings); extra flags after `--` go to both commands.
 """
 
-import argparse
 import os
 import platform
 import re
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from tagger import data
 from tagger.config import Config
+from tagger.errors import ArgumentParser, cli
 from tagger.tag import _cores as cores
 
 EPOCH_LINE = re.compile(r"^epoch +\d+ .* ([\d.]+) s ", re.M)
@@ -79,12 +79,13 @@ def write_text(path, tokens):
                     break
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+@cli
+def main(argv=None):
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tokens", type=int, default=100_000, help="tokens to tag")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each, the best kept")
     parser.add_argument("--env", nargs="*", default=[], metavar="NAME=VALUE")
-    args, extra = parser.parse_known_args()
+    args, extra = parser.parse_known_args(argv)
     extra = [a for a in extra if a != "--"]
     env = {**os.environ, **dict(item.split("=", 1) for item in args.env)}
     if data.nltk_has("corpora/treebank"):

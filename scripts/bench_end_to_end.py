@@ -17,7 +17,6 @@ shows: plain, pretrained, and an ensemble of two.
 The ratio hand/torch is what to read: at most 1.00 means the hand-made LSTM is not the slower.
 """
 
-import argparse
 import contextlib
 import dataclasses
 import os
@@ -31,6 +30,7 @@ from bench_busy import cpu_name
 
 from tagger import data, tag
 from tagger.config import Config
+from tagger.errors import ArgumentParser, cli
 from tagger.pretrain import Settings, pretrain
 from tagger.train import train
 
@@ -62,15 +62,16 @@ def row(name, unit, hand, torch_, lower_is_faster):
     print(f"{name:38} {hand:12,.2f} {torch_:12,.2f} {unit:9} {ratio:10.2f}", flush=True)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+@cli
+def main(argv=None):
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     parser.add_argument("--tokens", type=int, default=100_000, help="tokens to tag")
     parser.add_argument("--pretrained", help="folder made by python -m tagger.pretrain "
                                              "(default: one made here from the treebank's text)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per encoder and "
                                                               "configuration; the fastest counts")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="bench-"))

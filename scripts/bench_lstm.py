@@ -11,7 +11,6 @@ multiply-add; training counts forward + backward as 3x forward), next to the pea
 torch.mm on the same threads, so the distance to the machine's limit is visible.
 """
 
-import argparse
 import itertools
 import statistics
 import time
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from tagger.errors import ArgumentParser, cli
 from tagger.lstm import LSTM
 
 
@@ -79,8 +79,9 @@ def bench(batch, length, packed, training, input_size, hidden_size, repeats):
     return med, flops
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+@cli
+def main(argv=None):
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--batch", type=int, nargs="+", default=None)
     parser.add_argument("--length", type=int, default=None)
@@ -88,7 +89,7 @@ def main():
     parser.add_argument("--hidden-size", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     shapes = [(32, 32), (128, 64)]
     if args.batch:
         shapes = [(b, args.length or 32) for b in args.batch]

@@ -12,7 +12,6 @@ share of it. The clients run in this process (asyncio, plain HTTP/1.1 on kept-al
 on the same machine: on a small machine they take CPU from the server, as real clients would.
 """
 
-import argparse
 import asyncio
 import json
 import re
@@ -27,6 +26,7 @@ from bench_busy import cpu_name
 
 from tagger import data
 from tagger.config import Config
+from tagger.errors import ArgumentParser, cli
 from tagger.serve import wait_until_serving
 
 TIMING = re.compile(r"tagged ([\d,]+) tokens in ([\d.]+) s, ([\d,]+) tokens/s")
@@ -85,14 +85,15 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(p / 100 * len(values)))]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+@cli
+def main(argv=None):
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="models/latest", help="model folder to serve")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 64])
     parser.add_argument("--seconds", type=float, default=10.0, help="load per client count")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads of the server and the command line (0 = default)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     sentences = [[w for w, _ in s] for s in data.load_corpus(Config(corpus="treebank")).test]
     threads = ["--threads", str(args.threads)] if args.threads else []
     port = free_port()

@@ -10,7 +10,6 @@ here first. --code runs the commands from another checkout of tagger (say, an ol
 `git worktree`), for a before/after in one run. Run it on an otherwise quiet machine.
 """
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -20,6 +19,8 @@ import time
 from pathlib import Path
 
 from bench_busy import cpu_name
+
+from tagger.errors import ArgumentParser, cli
 
 SENTENCE = "The dog ate the apple"
 
@@ -35,13 +36,14 @@ def seconds(command, env, repeat, cwd):
     return statistics.median(times), min(times)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+@cli
+def main(argv=None):
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs of each command (default: 5)")
     parser.add_argument("--model", help="model folder to tag with (default: a toy model made here)")
     parser.add_argument("--code", default=str(Path(__file__).resolve().parent.parent),
                         help="checkout whose tagger package is run (default: this one)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # `python -m` looks in the current folder first, so the commands run in the checkout.
     code = Path(args.code).resolve()
     env = {**os.environ, "PYTHONPATH": str(code)}

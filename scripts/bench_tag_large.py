@@ -17,7 +17,6 @@ models/brown` (or plain `python -m tagger.train`, for models/latest) makes, and 
 3. Checks that every W wrote the same output, byte for byte.
 """
 
-import argparse
 import filecmp
 import os
 import re
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 from tagger.data import require_nltk
+from tagger.errors import ArgumentParser, TaggerError, cli
 
 TIMING = re.compile(r"ready in (?P<load>[\d.]+) s \([^)]*\); tagged (?P<tokens>[\d,]+) tokens in "
                     r"(?P<seconds>[\d.]+) s, (?P<rate>[\d,]+) tokens/s; peak RSS (?P<main>[\d,]+) "
@@ -66,18 +66,19 @@ def tag_file(model, text, out, workers, threads):
     return figures, wall, threads_each
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+@cli
+def main(argv=None):
+    parser = ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="models/latest", help="model folder to tag with")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--threads", type=int, default=0,
                         help="--threads for tagger.tag (0: its default, cores / workers)")
     parser.add_argument("--copies", type=int, default=1, help="Brown's text this many times over")
     parser.add_argument("--out", default="reports/bench_tag_large", help="scratch folder")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not (Path(args.model) / "config.json").is_file():
-        sys.exit(f"no model in '{args.model}'; make one with: python -m tagger.train --corpus "
-                 f"brown --out {args.model} (or pass --model)")
+        raise TaggerError(f"no model in '{args.model}'; make one with: python -m tagger.train "
+                          f"--corpus brown --out {args.model} (or pass --model)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     text = out / "brown.txt"
