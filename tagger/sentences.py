@@ -26,8 +26,8 @@ SPLITS = ("sentences", "lines")
 # characters: enough for well-filled, length-sorted batches, little enough to bound memory.
 WINDOW_LINES = 10_000
 WINDOW_CHARS = 4_000_000
-# Lines are read in pieces of at most this many characters, so that a gigabyte without a line
-# break is never held whole.
+# Lines are read in pieces of at most about this many characters, so that a gigabyte without a
+# line break is never held whole.
 PIECE_CHARS = 1 << 20
 
 # A line holding nothing but spaces ends a paragraph.
@@ -37,6 +37,8 @@ SPACES = re.compile(r"\s*")
 WORD = re.compile(r"\w")
 _LEADING_EMOTICONS = re.compile(rf"(?:\s*{EMOTICON.pattern})*")
 TOKEN = re.compile(r"\S+")
+# Lone surrogates: JSON strings may hold them, but they cannot be written back as UTF-8.
+SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -64,13 +66,14 @@ class Sentence:
             [self.space_at_end] * bool(self.spans)
 
 
-def windows(stream: TextIO, split="sentences", lines=WINDOW_LINES,
-            chars=WINDOW_CHARS) -> Iterator[Window]:
-    """The text of `stream` (a text file: its `readline` is read) in windows that end where a line
-    (`split="lines"`) or a paragraph ends, once `lines` lines or `chars` characters are in. A line
-    is never cut in the lines mode; a paragraph over `chars` characters is, at a sentence start.
-    Lazy: a window is handed on as soon as it is complete."""
-    held, size, count, cut, offset, continued = [], 0, 0, 0, 0, False
+def windows(stream: TextIO, split="sentences", lines=WINDOW_LINES, chars=WINDOW_CHARS,
+            offset=0) -> Iterator[Window]:
+    """The text of `stream` (a text file: its `readline` is read), which starts at character
+    `offset` of the input, in windows that end where a line (`split="lines"`) or a paragraph
+    ends, once `lines` lines or `chars` characters are in. A line is never cut in the lines mode;
+    a paragraph over `chars` characters is, at a sentence start. Lazy: a window is handed on as
+    soon as it is complete."""
+    held, size, count, cut, continued = [], 0, 0, 0, False
     blank = True  # whether the line being read holds only spaces so far
     for piece in iter(lambda: stream.readline(PIECE_CHARS), ""):
         held.append(piece)
@@ -81,15 +84,13 @@ def windows(stream: TextIO, split="sentences", lines=WINDOW_LINES,
             if split == "lines" or blank:
                 cut = size  # a window may end here
             blank = True
-        if (count < lines and size < chars) or not (cut or split == "sentences" and size >= chars):
-            continue
-        whole = "".join(held)
-        ends_paragraph = bool(cut)
-        cut = cut or _sentence_cut(whole)
-        yield Window(whole[:cut], offset, continued)
-        continued = split == "sentences" and not ends_paragraph
-        held, offset = [whole[cut:]], offset + cut
-        size, count, cut = len(held[0]), held[0].count("\n"), 0
+        while (count >= lines or size >= chars) and (cut or split == "sentences" and size >= chars):
+            whole = "".join(held)
+            ends_paragraph, cut = bool(cut), cut or _sentence_cut(whole)
+            yield Window(whole[:cut], offset, continued)
+            continued = split == "sentences" and not ends_paragraph
+            held, offset = [whole[cut:]], offset + cut
+            size, count, cut = len(held[0]), held[0].count("\n"), 0
     if size:
         yield Window("".join(held), offset, continued)
 
@@ -195,3 +196,8 @@ def read_text(text: str, split="sentences", tokenized=False) -> list[Sentence]:
     """The sentences of a text held whole (an API call's, a request's), empty ones left out."""
     return [s for window in windows(io.StringIO(text), split) for s in read(window, split, tokenized)
             if s.tokens]
+
+
+def without_surrogates(text: str) -> str:
+    """The text with U+FFFD for each lone surrogate (JSON allows them; UTF-8 cannot carry them)."""
+    return SURROGATES.sub("\ufffd", text)

@@ -25,7 +25,6 @@ then exits.
 import asyncio
 import dataclasses
 import json
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -45,8 +44,6 @@ else:
     MISSING = None
 
 STATIC = Path(__file__).parent / "static"
-# Lone surrogates parse as JSON strings but cannot be written back as UTF-8.
-SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 ERRORS = [(400, "the body is not JSON"), (413, "the body or the request is over the limits"),
@@ -108,7 +105,7 @@ def _choice(payload, name, choices):
 def _read_text(text, split) -> Job:
     if not isinstance(text, str):
         raise BadRequest(422, f'"text" must be a string; {SHAPE}')
-    found = sentences.read_text(SURROGATES.sub("\ufffd", text), split)
+    found = sentences.read_text(sentences.without_surrogates(text), split)
     return Job([s.tokens for s in found], [s.forms for s in found], [s.spans for s in found])
 
 
@@ -117,7 +114,7 @@ def _read_tokens(payload) -> Job:
     if not isinstance(given, list) or not all(
             isinstance(s, list) and all(isinstance(t, str) for t in s) for s in given):
         raise BadRequest(422, f'"sentences" must be a list of lists of strings; {SHAPE}')
-    given = [[SURROGATES.sub("\ufffd", t) for t in s] for s in given]
+    given = [[sentences.without_surrogates(t) for t in s] for s in given]
     if any(not t for s in given for t in s):
         raise BadRequest(422, "a token is an empty string; every token needs a character")
     return Job(given, given, None)

@@ -36,7 +36,7 @@ import traceback
 from collections import deque
 from dataclasses import dataclass
 
-from tagger import formats, sentences, tagsets
+from tagger import blocks, formats, sentences, tagsets
 from tagger.config import resolve_device
 from tagger.errors import ArgumentParser, TaggerError, cli
 
@@ -196,29 +196,47 @@ def split_long(tokens, limit=MAX_SENTENCE_TOKENS):
     return pieces
 
 
-def tag_window(tagger, window, options, first_id=1):
-    """The output for a window of the input (tagger.sentences.Window) as `options` say, with the
-    number of its sentences and of its tokens; CoNLL-U's sentence ids start at `first_id`."""
+def tag_sentences(tagger, window, options):
+    """A window's sentences (tagger.sentences.Sentence) and their tags, in the tag set `options`
+    ask for."""
     found = sentences.read(window, options.split, options.tokenized)
     tags = tagger.predict([s.forms for s in found])
-    model_tags = tagger.vocab.tags
     if options.tagset == "universal":
-        tags = [tagsets.to_universal(t, model_tags) for t in tags]
-    output = formats.format_sentences(found, tags, options.format, first_id,
-                                      tagsets.kind(model_tags))
+        tags = [tagsets.to_universal(t, tagger.vocab.tags) for t in tags]
+    return found, tags
+
+
+def tag_window(tagger, window, options):
+    """The output for a window of the input (tagger.sentences.Window) as `options` say, with the
+    number of its sentences and of its tokens; CoNLL-U's sentence ids start at 1."""
+    found, tags = tag_sentences(tagger, window, options)
+    output = formats.format_sentences(found, tags, options.format,
+                                      model_kind=tagsets.kind(tagger.vocab.tags))
     return output, len(found), sum(len(s.tokens) for s in found)
 
 
-def _documents(args):
-    """The input as text streams: each argument one, or the file, or stdin. Lines end at "\n"
-    only (a stray "\r" inside a line is a space), and bytes that are not UTF-8 read as U+FFFD,
-    wherever the text comes from: a stray byte must not end a long run with a traceback."""
+def tag_windows(tagger, windows, options):
+    """The output of several windows together, as the command writes them one after another
+    (CoNLL-U numbered from 1 over all of them), with their sentences and tokens: what tagger.bulk
+    makes of a block of a file, or of a record."""
+    out = io.StringIO()
+    write = Writer(out, options.format)
+    for window in windows:
+        write(*tag_window(tagger, window, options))
+    return out.getvalue(), write.sentences, write.tokens
+
+
+def _inputs(args):
+    """The input as binary streams: each argument one, or the file, or stdin. Lines end at "\n"
+    only (a stray "\r" inside a line is a space), and bytes that are not UTF-8 read as U+FFFD
+    (tagger.blocks), wherever the text comes from: a stray byte must not end a long run with a
+    traceback."""
     if args.text:
         for text in args.text:  # undecodable bytes reach sys.argv as lone surrogates
-            yield io.StringIO(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+            yield io.BytesIO(text.encode("utf-8", "surrogateescape"))
     elif args.file:
         try:
-            with open(args.file, encoding="utf-8", errors="replace", newline="\n") as f:
+            with open(args.file, "rb") as f:
                 yield f
         except FileNotFoundError:
             raise TaggerError(f"input file '{args.file}' not found") from None
@@ -227,14 +245,20 @@ def _documents(args):
     else:
         if sys.stdin.isatty():
             raise TaggerError("nothing to tag: give a sentence, --file FILE, or pipe text in")
-        sys.stdin.reconfigure(encoding="utf-8", errors="replace", newline="\n")
-        yield sys.stdin
+        yield sys.stdin.buffer
 
 
-def _windows(args, split):
-    """Every document's windows, one after another; bounded memory however long the input."""
-    for document in _documents(args):
-        yield from sentences.windows(document, split, args.window)
+def read_windows(raw, options, lines=sentences.WINDOW_LINES):
+    """The windows of a binary input, block by block (tagger.blocks), as tagger.bulk reads them,
+    one block at a time or each in a process of its own."""
+    for block in blocks.blocks(raw, options.split):
+        yield from sentences.windows(block, options.split, lines, offset=block.block.chars)
+
+
+def _windows(args, options):
+    """Every input's windows, one after another; bounded memory however long the input."""
+    for raw in _inputs(args):
+        yield from read_windows(raw, options, args.window)
 
 
 # --- worker processes (--workers N) ------------------------------------------------------------
@@ -410,7 +434,7 @@ def main(argv=None):
     if isinstance(out, io.TextIOWrapper):  # not when a caller has put a StringIO there
         out.reconfigure(encoding="utf-8")  # as the input is read, whatever the locale
     write = Writer(out, options.format)
-    windows = _windows(args, options.split)
+    windows = _windows(args, options)
     import torch
 
     if args.workers == 1:
