@@ -75,7 +75,7 @@ def find_sources(inputs, out, skip_bad=False) -> tuple[list[Source], list[str]]:
     sources, bad = [], []
     for given in inputs:
         try:
-            found = list(_expand(given, out))
+            found = sorted(_expand(given, out), key=lambda source: source.rel)
             problem = None if found else "matches no file" if GLOB & set(given) else "not found"
         except OSError as e:
             found, problem = [], f"cannot be read ({e})"
@@ -107,6 +107,8 @@ def _expand(given, out):
         root, wanted = path, None
     info = filesystem.get_file_info(root or "/")
     if info.type == pafs.FileType.File and wanted is None:
+        if not scheme and not os.access(path, os.R_OK):
+            raise PermissionError(f"permission denied: '{path}'")
         yield _source(scheme + path, Path(path).name, info.size)
         return
     if info.type != pafs.FileType.Directory:
@@ -118,6 +120,8 @@ def _expand(given, out):
                 or (skip and (item.path + "/").startswith(skip + "/"))
                 or (wanted and not _glob_match(item.path.split("/"), wanted))):
             continue
+        if not scheme and not os.access(item.path, os.R_OK):
+            raise PermissionError(f"permission denied: '{item.path}'")
         yield _source(scheme + item.path, rel, item.size)
 
 
