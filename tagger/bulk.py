@@ -457,7 +457,6 @@ def plan(sources, outputs, options, block_bytes) -> Plan:
             block_rows, fn_kwargs=dict(split=options.split, block_bytes=block_bytes)).take_all()
     result.blocks = [row for row in rows
                      if not outputs.block_done(sources[row["source"]], row["block"])]
-    result.blocks.sort(key=lambda row: (row["source"], row["block"]))
     result.counts = {row["source"]: row["blocks"] for row in rows}
     return result
 
