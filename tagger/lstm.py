@@ -20,11 +20,11 @@ Why it is fast (by design, not by accident; `scripts/bench_lstm.py` measures it)
 - without a backward pass the input products are made a block of steps at a time into one
   reused buffer, and the backward pass builds its large tensors in place: memory the allocator
   maps afresh (tens of MB at large batches) costs more to touch than the arithmetic written in it;
-- one sigmoid serves all four gates, and on CPUs with AVX-512 large products go to oneDNN (see
-  `linear`).
+- one sigmoid serves all four gates.
 """
 
 import math
+import os
 import warnings
 from typing import NamedTuple
 
@@ -57,10 +57,26 @@ def packed_layout(batch_sizes: torch.Tensor, device) -> Layout:
     return Layout(steps, reverse.to(device), prev.to(device))
 
 
-# oneDNN's gain is its AVX-512 kernels (see `linear`); where the CPU has none, MKL's AVX2 products
-# were the faster (an AVX2 EPYC: the tagger's LSTMs 6-25% faster without oneDNN).
-_ONEDNN = (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-           and torch.backends.cpu.get_cpu_capability().startswith("AVX512"))
+# Which library computes the large products on CPU: "blas" (torch's addmm; MKL on x86) unless
+# TAGGER_ONEDNN=1 asks for oneDNN, on any CPU. oneDNN was once faster on an AVX-512 CPU whose MKL ran
+# AVX2 code, but on the three CPUs measured since it lost everywhere the tagger runs: an AVX2 EPYC
+# (LSTMs 6-25% faster without it), an AVX-512 EPYC (tagging 74k against 68k tokens/s) and an
+# AVX-512/AMX Xeon (tagging 1.04 of nn.LSTM's time without it against 1.23 with it; training
+# 0.66 against 0.84). The switch stays, so that a CPU where it pays can be found: `python -m
+# tagger.tag --timing` names the path and the CPU's capability.
+ONEDNN_VARIABLE = "TAGGER_ONEDNN"
+_ONEDNN = (os.environ.get(ONEDNN_VARIABLE, "0") == "1" and torch.backends.mkldnn.is_available()
+           and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
+
+
+def products() -> str:
+    """Which library the large products of the LSTM go to on CPU, and why, for --timing."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    if _ONEDNN:
+        return f"oneDNN for large products ({ONEDNN_VARIABLE}=1; CPU capability {capability})"
+    return f"BLAS addmm (CPU capability {capability}; {ONEDNN_VARIABLE}=1 tries oneDNN)"
+
+
 ONEDNN_MIN_MACS = 2**22  # see `linear`
 
 
@@ -68,12 +84,11 @@ def linear(x, weight, bias=None, add=None, out=None):
     """x @ weightᵀ (+ bias) (+ add), the one matrix product every step of the LSTM is made of;
     written into `out` when given.
 
-    Large products on CPUs with AVX-512, in float32, go to oneDNN, the library behind nn.LSTM's
-    own CPU kernel: where the default BLAS runs AVX2 code (MKL on AMD), its AVX-512 kernels are up
-    to twice as fast, and add `add` in the same pass. Its fixed cost per call (~15 µs) loses on small
-    products: alone they break even near 2**20 multiply-adds, but inside the loop, where one bmm
-    serves both directions, the tagger's epochs were fastest with the switch at 2**22.
-    Elsewhere (CUDA, float64), and for small products, it is addmm.
+    With TAGGER_ONEDNN=1 (see `_ONEDNN`), large float32 products on CPU go to oneDNN, the library
+    behind nn.LSTM's own CPU kernel, which adds `add` in the same pass. Its fixed cost per call
+    (~15 µs) loses on small products: alone they break even near 2**20 multiply-adds, but inside
+    the loop, where one bmm serves both directions, the tagger's epochs were fastest with the
+    switch at 2**22. Otherwise, and always on CUDA and in float64, it is addmm.
     """
     if _onednn(x, x.numel() * weight.shape[0]):
         x = x.contiguous()  # oneDNN is given rows (a no-op but for the backward pass's dAᵀ view)
@@ -108,22 +123,48 @@ def _blocks(steps, rows):
     return blocks + [(first, len(steps), steps[first][0], sum(steps[-1]))]
 
 
-def _forward(x, h0, c0, W_ih, W_hh, b, layout, save):
+def _input_products(x, table, products, W_ih, b, layout, scale):
+    """fill(d, r0, r1, out): writes the input products of packed rows r0:r1 for direction d into
+    `out`, from the input rows x (N, I); or, with a `table` (V, I), from the rows of the table
+    that x (N,) names: then each row of the table is multiplied once, however many times it
+    comes, and the products are gathered; or from `products` (V, D, 4H) made before (times
+    `scale`, as W_ih and b are here: doubling is exact, so the same numbers)."""
+    D = W_ih.shape[0]
+    if table is not None and len(table) > len(x):  # a large table: multiply the rows x names
+        used, x = torch.unique(x, return_inverse=True)
+        table = table[used]
+    xs = [x, x[layout.reverse]][:D]  # the reverse direction reads each sequence mirrored
+    if table is None and products is None:
+        return lambda d, r0, r1, out: linear(xs[d][r0:r1], W_ih[d], b[d], out=out)
+    P = [linear(table, W_ih[d], b[d]) for d in range(D)] if products is None else \
+        [products[:, d] * scale for d in range(D)]  # (V, 4H) each
+    return lambda d, r0, r1, out: torch.index_select(P[d], 0, xs[d][r0:r1], out=out)
+
+
+def _g_doubled(W_ih, W_hh, b):
+    """The weights with the g gate's rows doubled, and the (4H,) scale that does it: tanh(a) =
+    2σ(2a) - 1, so one sigmoid then serves all four gates, and torch's float32 tanh is several
+    times slower than its sigmoid on CPU. (Doubling is exact.)"""
+    H4 = W_ih.shape[1]
+    scale = torch.ones(H4, dtype=W_ih.dtype, device=W_ih.device)
+    scale[H4 // 2 : 3 * H4 // 4] = 2
+    b = b * scale if b is not None else [None] * len(W_ih)
+    return W_ih * scale[:, None], W_hh * scale[:, None], b, scale
+
+
+def _forward(x, h0, c0, W_ih, W_hh, b, layout, save, table=None, products=None):
     """One layer, all directions at once, over packed rows.
 
-    x: (N, I); h0, c0: (D, B, H); W_ih: (D, 4H, I); W_hh: (D, 4H, H); b: (D, 4H) or None.
+    x: (N, I), or (N,) ids of rows of table (V, I) or of products (V, D, 4H) (inference only,
+    see LSTM.forward); h0, c0: (D, B, H);
+    W_ih: (D, 4H, I); W_hh: (D, 4H, H); b: (D, 4H) or None.
     Returns the final (h, c), and the hidden states O (D, N, H); with `save`, also what the
     backward pass needs: the gate activations A (D, N, 4H), cells C and tanh(C) (D, N, H).
     """
     D, H4, _ = W_ih.shape
     H = H4 // 4
-    # tanh(a) = 2σ(2a) - 1, so with the g gate's rows doubled one sigmoid serves all four gates;
-    # torch's float32 tanh is several times slower than its sigmoid on CPU. (Doubling is exact.)
-    scale = torch.ones(H4, dtype=x.dtype, device=x.device)
-    scale[2 * H : 3 * H] = 2
-    W_ih, W_hh = W_ih * scale[:, None], W_hh * scale[:, None]
-    b = b * scale if b is not None else [None] * D
-    xs = [x, x[layout.reverse]][:D]  # the reverse direction reads each sequence mirrored
+    W_ih, W_hh, b, scale = _g_doubled(W_ih, W_hh, b)
+    fill = _input_products(x, table, products, W_ih, b, layout, scale)
     # (D, N, 4H): all steps' input products at once. Each step then turns its rows into the gate
     # activations in place, so after the loop A is G, and the states are written straight into
     # C, TC and O: no per-step tensors to allocate and join at the end. Without `save` (no
@@ -132,19 +173,19 @@ def _forward(x, h0, c0, W_ih, W_hh, b, layout, save):
     # the allocator maps afresh at every call, and touching its new pages cost as much as the
     # products written into them.
     N = x.shape[0]
-    C, TC, O = (x.new_empty(D, N, H) for _ in range(3))
+    C, TC, O = (h0.new_empty(D, N, H) for _ in range(3))
     blocks = _blocks(layout.steps, N if save else max(1, 2**20 // (D * H4)))
-    A = x.new_empty(D, max(r1 - r0 for _, _, r0, r1 in blocks), H4)
+    A = h0.new_empty(D, max(r1 - r0 for _, _, r0, r1 in blocks), H4)
     # Per step, one product per direction through oneDNN when they are large; else one bmm for all.
-    per_direction = _onednn(x, h0.shape[1] * H * H4)
+    per_direction = _onednn(h0, h0.shape[1] * H * H4)
     W_hh_t = W_hh.transpose(1, 2)  # (D, H, 4H)
-    minus_one = x.new_tensor(-1.0)  # a tensor, not a Python number: no conversion at every op
+    minus_one = h0.new_tensor(-1.0)  # a tensor, not a Python number: no conversion at every op
     h, c = h0, c0
     h_n, c_n = [], []  # final states, collected as sequences end (the shortest last)
     sizes = [size for _, size in layout.steps] + [0]
     for t0, t1, r0, r1 in blocks:
         for d in range(D):
-            linear(xs[d][r0:r1], W_ih[d], b[d], out=A[d, : r1 - r0])
+            fill(d, r0, r1, A[d, : r1 - r0])
         for t in range(t0, t1):
             start, size = layout.steps[t]
             s = slice(start, start + size)
@@ -332,39 +373,78 @@ class LSTM(nn.Module):
             if tuple(state.shape) != expected:
                 raise RuntimeError(f"Expected hidden[{k}] size {expected}, got {list(state.shape)}")
 
-    def forward(self, input, hx=None):
-        packed = isinstance(input, PackedSequence)
-        unbatched = False
-        if packed:
-            x, batch_sizes = input.data, input.batch_sizes  # x: (N, I)
-            batch = int(batch_sizes[0])
-        else:
-            if input.dim() not in (2, 3):
-                raise ValueError(f"LSTM: Expected input to be 2D or 3D, got {input.dim()}D instead")
-            unbatched = input.dim() == 2
-            seq = input.unsqueeze(1) if unbatched else \
-                (input.transpose(0, 1) if self.batch_first else input)  # (T, B, I)
-            steps, batch = seq.shape[:2]
-            x = seq.reshape(steps * batch, -1)
-            batch_sizes = torch.full((steps,), batch, dtype=torch.long)
-        if x.shape[-1] != self.input_size:
+    def _check_input(self, table, products, vectors):
+        if products is not None:
+            expected = (2 if self.bidirectional else 1, 4 * self.hidden_size)
+            if products.dim() != 3 or tuple(products.shape[1:]) != expected:
+                raise RuntimeError(f"products must be (V, {expected[0]}, {expected[1]}), from "
+                                   f"input_products; got {list(products.shape)}")
+        elif vectors.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. "
-                               f"Expected {self.input_size}, got {x.shape[-1]}")
+                               f"Expected {self.input_size}, got {vectors.shape[-1]}")
+
+    def _initial_states(self, hx, input, vectors, batch, unbatched):
+        """(h0, c0), each (L*D, B, H): zeros like `vectors` without `hx`."""
+        if hx is None:
+            directions = 2 if self.bidirectional else 1
+            zeros = vectors.new_zeros(self.num_layers * directions, batch, self.hidden_size)
+            return zeros, zeros
+        self._check_hidden(hx, batch, unbatched)
+        h0, c0 = (s.unsqueeze(1) for s in hx) if unbatched else hx
+        if isinstance(input, PackedSequence) and input.sorted_indices is not None:
+            h0, c0 = (s.index_select(1, input.sorted_indices) for s in (h0, c0))  # sorted batch
+        return h0, c0
+
+    def _rows(self, input):
+        """The input as packed rows: (x (N, I), batch sizes, steps (None if packed), unbatched)."""
+        if isinstance(input, PackedSequence):
+            return input.data, input.batch_sizes, None, False
+        if input.dim() not in (2, 3):
+            raise ValueError(f"LSTM: Expected input to be 2D or 3D, got {input.dim()}D instead")
+        unbatched = input.dim() == 2
+        seq = input.unsqueeze(1) if unbatched else \
+            (input.transpose(0, 1) if self.batch_first else input)  # (T, B, I)
+        steps, batch = seq.shape[:2]
+        return (seq.reshape(steps * batch, -1), torch.full((steps,), batch, dtype=torch.long),
+                steps, unbatched)
+
+    def input_products(self, rows):
+        """What the first layer adds to each direction's gates for each of these input rows:
+        W_ih x + b_ih + b_hh, (V, input_size) -> (V, D, 4H); for `forward(ids, products=...)`."""
+        W_ih, _, b = self._layer_weights(0)
+        return torch.stack([linear(rows, W_ih[d], None if b is None else b[d])
+                            for d in range(len(W_ih))], dim=1)
+
+    def forward(self, input, hx=None, table=None, products=None):
+        """As nn.LSTM's forward, with two additions for input that is rows of a table:
+        - `table` (V, input_size): `input` holds ids of the table's rows where it would hold
+          vectors, and the LSTM reads table[ids], as `nn.LSTM(nn.Embedding(...)(ids))` would.
+          Without a backward pass it then makes the first layer's input products once per row
+          of the table and gathers them, which saves most of that product wherever rows repeat
+          (words in a batch of sentences).
+        - `products` (V, D, 4H), from `input_products(table)` made before (inference only): the
+          same, with the products themselves kept from one call to the next."""
+        packed = isinstance(input, PackedSequence)
+        if table is not None or products is not None:  # ids read as vectors one wide, then ids
+            input = input._replace(data=input.data.unsqueeze(-1)) if packed else input.unsqueeze(-1)
+        x, batch_sizes, steps, unbatched = self._rows(input)
+        batch = int(batch_sizes[0])
+        vectors = x if table is None and products is None else \
+            (table if products is None else products)  # what holds the input's values
+        if vectors is not x:
+            x = x.squeeze(-1)  # (N,)
+        self._check_input(table, products, vectors)
 
         directions = 2 if self.bidirectional else 1
-        if hx is None:
-            zeros = x.new_zeros(self.num_layers * directions, batch, self.hidden_size)
-            h0, c0 = zeros, zeros
-        else:
-            self._check_hidden(hx, batch, unbatched)
-            h0, c0 = (s.unsqueeze(1) for s in hx) if unbatched else hx
-            if packed and input.sorted_indices is not None:  # the states follow the sorted batch
-                h0, c0 = (s.index_select(1, input.sorted_indices) for s in (h0, c0))
-
+        h0, c0 = self._initial_states(hx, input, vectors, batch, unbatched)
         layout = packed_layout(batch_sizes, x.device)
-        record = torch.is_grad_enabled() and (x.requires_grad or h0.requires_grad or
+        record = torch.is_grad_enabled() and (vectors.requires_grad or h0.requires_grad or
                                               c0.requires_grad or any(p.requires_grad
                                                                       for p in self.parameters()))
+        if record and products is not None:
+            raise RuntimeError("LSTM products= is for inference; give table= to train")
+        if record and table is not None:  # the backward pass reads the input's rows one by one
+            x, table = F.embedding(x, table), None
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             W_ih, W_hh, b = self._layer_weights(layer)
@@ -373,8 +453,9 @@ class LSTM(nn.Module):
             if record:
                 x, h_l, c_l = _LSTMLayer.apply(x, h0_l, c0_l, W_ih, W_hh, b, layout)
             else:
-                (h_l, c_l), (_, _, O, _) = _forward(x, h0_l, c0_l, W_ih, W_hh, b, layout, save=False)
-                x = _output(O, layout)
+                (h_l, c_l), (_, _, O, _) = _forward(x, h0_l, c0_l, W_ih, W_hh, b, layout,
+                                                    save=False, table=table, products=products)
+                x, table, products = _output(O, layout), None, None
             h_n.append(h_l)
             c_n.append(c_l)
             if self.dropout and self.training and layer < self.num_layers - 1:

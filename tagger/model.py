@@ -21,6 +21,22 @@ from tagger.config import Config
 
 ENCODERS = {"hand": lstm.LSTM, "torch": nn.LSTM}
 
+# A form cache holds at most this many bytes (64 MB): 16,384 forms' input products, or 65,536
+# forms' character vectors, with the default sizes. By Zipf's law the forms met first are the
+# frequent ones, so the limit bounds memory on endless input at little cost in speed.
+FORM_CACHE_BYTES = 2**26
+
+
+def run_lstm(module, ids, lengths, table):
+    """An LSTM over table[ids] (ids: (B, T), padded; lengths on the CPU), packed: the hand-made
+    LSTM is given the table and the ids, so that without a backward pass it makes the input
+    product of each row of the table once, not once per position (tagger.lstm.LSTM.forward);
+    nn.LSTM is given the rows. -> (PackedSequence of outputs, (h_n, c_n))"""
+    packed = pack_padded_sequence(ids, lengths, batch_first=True, enforce_sorted=False)
+    if isinstance(module, lstm.LSTM):
+        return module(packed, table=table)
+    return module(packed._replace(data=F.embedding(packed.data, table)))
+
 
 class Pretrained(nn.Module):
     """What raw text taught (tagger.pretrain), frozen: a word vector, and optionally the states of a
@@ -54,10 +70,44 @@ class Pretrained(nn.Module):
         x = self.vectors(ids)  # (B, T, D)
         if self.lstm is None:
             return x
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
+        out, _ = run_lstm(self.lstm, ids, lengths, self.vectors.weight)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])  # (B, T, 2H)
         return torch.cat([x, out], dim=-1)
+
+
+class FormCache:
+    """What a model makes of each word form alone, kept for every form a tagger has met, so that
+    a form's work is done once, not once per batch it is in: with the hand-made LSTM, the
+    sentence LSTM's input products of the form's features (embedding and character vector);
+    otherwise the character encoder's vector. Valid while the weights stay as they were: a
+    PosTagger's, which tagger.train makes afresh for each evaluation. Vocab.batch spells only
+    the forms not in `rows`; the rows are what a batch computes, so the tags do not change."""
+
+    def __init__(self, size: int, products: bool = False, limit_bytes: int = FORM_CACHE_BYTES):
+        self.rows = {}  # form -> its row of `table`
+        self.table = torch.empty(0, size)  # (capacity, size), grown by doubling up to `limit`
+        self.products = products  # rows are input products (else character vectors)
+        self.limit = max(1, limit_bytes // (4 * size))
+
+    def vectors(self, new, batch):
+        """The vectors of all the batch's forms, numbered as in `batch.forms`: `new` (the
+        encoder's, for `batch.new_forms`), then the cached ones, which `new` then joins."""
+        vectors = new
+        if batch.cached is not None:  # gathered straight into place: no cat of a gathered copy
+            vectors = new.new_empty(len(new) + len(batch.cached), new.shape[1])
+            vectors[: len(new)] = new
+            torch.index_select(self.table, 0, batch.cached, out=vectors[len(new) :])
+        room = min(len(new), self.limit - len(self.rows))
+        if room > 0:
+            used = len(self.rows)
+            if used + room > len(self.table):
+                grown = new.new_empty(min(self.limit, max(2 * len(self.table), used + room, 1024)),
+                                      new.shape[1])
+                grown[:used] = self.table[:used]
+                self.table = grown
+            self.table[used : used + room] = new[:room]
+            self.rows.update(zip(batch.new_forms[:room], range(used, used + room)))
+        return vectors  # (U, size)
 
 
 class Tagger(nn.Module):
@@ -87,23 +137,61 @@ class Tagger(nn.Module):
 
     def encode_chars(self, chars, char_lengths):
         """One vector per distinct word form: the char BiLSTM's two final states. -> (U, 2C)"""
-        x = self.char_embedding(chars)  # (U, L, E_c)
-        packed = pack_padded_sequence(x, char_lengths, batch_first=True, enforce_sorted=False)
-        _, (h_n, _) = self.char_lstm(packed)  # h_n: (2, U, C), forward end and backward start
+        if not len(chars):  # every form's vector is cached
+            return self.char_embedding.weight.new_empty(0, 2 * self.char_lstm.hidden_size)
+        # h_n: (2, U, C), forward end and backward start
+        _, (h_n, _) = run_lstm(self.char_lstm, chars, char_lengths, self.char_embedding.weight)
         return torch.cat([h_n[0], h_n[1]], dim=-1)
 
-    def forward(self, batch, aux: bool = False):
-        """Log-probabilities of every tag at every position. -> (B, T, num_tags); with `aux`,
-        also those of the second tag set's. -> ((B, T, num_tags), (B, T, num_aux_tags))"""
-        forms = self.encode_chars(batch.chars, batch.char_lengths)[batch.forms]  # (B, T, 2C)
+    def _encode_tokens(self, batch, forms):
+        """The sentence LSTM over each token's features (dropped out in training). -> packed"""
         features = [self.word_embedding(batch.words), forms]  # (B, T, E), (B, T, 2C)
         if self.pretrained is not None:
             with torch.no_grad():
                 features.append(self.pretrained(batch.vectors, batch.lengths))  # (B, T, P)
         x = self.dropout(torch.cat(features, dim=-1))  # (B, T, E + 2C [+ P])
-        packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])  # (B, T, D*H)
+        out, _ = self.lstm(pack_padded_sequence(x, batch.lengths, batch_first=True,
+                                                enforce_sorted=False))
+        return out
+
+    def form_cache(self) -> FormCache:
+        """An empty FormCache for inference with this model (see FormCache)."""
+        if hasattr(self.lstm, "input_products") and self.pretrained is None:
+            directions = 2 if self.lstm.bidirectional else 1
+            return FormCache(directions * 4 * self.lstm.hidden_size, products=True)
+        return FormCache(2 * self.char_lstm.hidden_size)
+
+    def _encode_forms(self, batch, forms, cache):
+        """Inference: the sentence LSTM over each distinct form's features, computed once (without
+        dropout, a token's features are its form's); with the hand-made LSTM and a cache, its
+        input products are made once per form for as long as the cache keeps them. -> packed"""
+        new = len(batch.new_forms) if cache is not None else len(forms)
+        table = torch.cat([self.word_embedding(batch.form_words[:new]), forms], dim=-1)  # (U', E+2C)
+        if cache is None:
+            return run_lstm(self.lstm, batch.forms, batch.lengths, table)[0]
+        if not cache.products:
+            forms = cache.vectors(forms, batch)  # (U, 2C)
+            table = torch.cat([self.word_embedding(batch.form_words), forms], dim=-1)  # (U, E+2C)
+            return run_lstm(self.lstm, batch.forms, batch.lengths, table)[0]
+        products = self.lstm.input_products(table)  # (U_new, D, 4H)
+        products = cache.vectors(products.flatten(1), batch).view(-1, *products.shape[1:])
+        packed = pack_padded_sequence(batch.forms, batch.lengths, batch_first=True,
+                                      enforce_sorted=False)
+        return self.lstm(packed, products=products)[0]  # (U, D, 4H) products above
+
+    def forward(self, batch, aux: bool = False, cache: FormCache | None = None):
+        """Log-probabilities of every tag at every position. -> (B, T, num_tags); with `aux`,
+        also those of the second tag set's. -> ((B, T, num_tags), (B, T, num_aux_tags)).
+        `cache` (inference only) holds the vectors of forms met in earlier batches."""
+        forms = self.encode_chars(batch.chars, batch.char_lengths)  # (U_new, 2C)
+        if self.training or self.pretrained is not None:  # features that differ token by token
+            if cache is not None:
+                forms = cache.vectors(forms, batch)  # (U, 2C)
+            out = self._encode_tokens(batch, forms[batch.forms])
+        else:
+            out = self._encode_forms(batch, forms, cache)
+        out, _ = pad_packed_sequence(out, batch_first=True,
+                                     total_length=batch.forms.shape[1])  # (B, T, D*H)
         out = self.dropout(out)
         log_probs = F.log_softmax(self.head(out), dim=-1)
         if aux:

@@ -40,16 +40,18 @@ def write_atomic(path: Path, write):
     """Write one file through a temporary name in the same folder and rename it into place, so
     the file is always either the old one or the complete new one; `write(name)` writes it."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
+    tmp = None
+    try:  # an interrupt (Ctrl-C, or SIGTERM as tagger.bulk raises it) may come at any line here
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        os.close(fd)
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the model from other users
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
     for stale in path.parent.glob(f".{path.name}.*"):  # what a killed write left
         stale.unlink(missing_ok=True)

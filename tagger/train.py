@@ -142,7 +142,6 @@ class _Run:
     generators: dict  # every source of randomness, by the name the checkpoint saves it under
     tag_set_mask: object
     counts: object  # (num_words,) float, for word dropout
-    tagger: object  # PosTagger over saved_model, for dev accuracy
     checkpoint_path: object
     trained_with: dict  # what a checkpoint must match to be resumed
     progress: object  # checkpoint.Progress
@@ -187,7 +186,6 @@ def _set_up(config: Config, log) -> _Run:
 
     from tagger import checkpoint, data, distributed, storage
     from tagger.pretrain import PretrainedText
-    from tagger.tag import PosTagger
     from tagger.vocab import Vocab
 
     config.validate()
@@ -220,7 +218,6 @@ def _set_up(config: Config, log) -> _Run:
                 dropout_generator=dropout_generator, generators=generators,
                 tag_set_mask=vocab.tag_set_mask().to(device),
                 counts=torch.tensor(vocab.word_counts, dtype=torch.float, device=device),
-                tagger=PosTagger(saved_model, vocab, config, device),
                 checkpoint_path=checkpoint_path, trained_with=trained_with, progress=progress)
 
 
@@ -363,9 +360,13 @@ def _end_epoch(run: _Run, epoch: int, loss: float, tokens_per_second: float, sec
     """Rank 0, after each epoch: dev accuracy, the model saved when it is the best so far, early
     stopping, and the checkpoint that --resume starts from."""
     from tagger import checkpoint, storage
+    from tagger.tag import PosTagger
 
     config, progress = run.config, run.progress
-    dev_accuracy = run.tagger.accuracy(run.splits.dev or run.splits.train)  # no dev: still trains
+    # A new PosTagger each time: one keeps what the model made of each word form (FormCache),
+    # which the epoch's steps have changed.
+    tagger = PosTagger(run.saved_model, run.vocab, config, run.device)
+    dev_accuracy = tagger.accuracy(run.splits.dev or run.splits.train)  # no dev: still trains
     progress.history.append({"epoch": epoch, "loss": loss, "dev_accuracy": dev_accuracy,
                              "seconds": seconds, "tokens_per_second": tokens_per_second})
     improved = dev_accuracy > progress.best

@@ -42,6 +42,11 @@ class Batch:
     tags: torch.Tensor | None = None
     vectors: torch.Tensor | None = None  # ids into the pretrained vectors, when the model has them
     aux_tags: torch.Tensor | None = None  # ids of the second tag set, when the vocab has one
+    # `chars` spells the forms `new_forms`; the forms numbered after them are those of `cached`'s
+    # rows in the caller's tagger.model.FormCache (None: every form is spelt in `chars`).
+    new_forms: list[str] = field(default_factory=list)
+    cached: torch.Tensor | None = None
+    form_words: torch.Tensor | None = None  # (U,) the word id of each form: `words` gathered
 
     def to(self, device) -> "Batch":
         """The batch on `device`; lengths stay on the CPU, where packing sequences wants them."""
@@ -49,7 +54,9 @@ class Batch:
                      self.char_lengths, self.forms.to(device),
                      None if self.tags is None else self.tags.to(device),
                      None if self.vectors is None else self.vectors.to(device),
-                     None if self.aux_tags is None else self.aux_tags.to(device))
+                     None if self.aux_tags is None else self.aux_tags.to(device),
+                     self.new_forms, None if self.cached is None else self.cached.to(device),
+                     None if self.form_words is None else self.form_words.to(device))
 
 
 @dataclass
@@ -116,8 +123,11 @@ class Vocab:
         """Whether this exact form, case included, was seen in training."""
         return treebank_forms([word])[0] in self.forms
 
-    def batch(self, sentences: list[list[str]], tags: list[list[str]] | None = None) -> Batch:
-        """Padded tensors for sentences of words, with their tags when given."""
+    def batch(self, sentences: list[list[str]], tags: list[list[str]] | None = None,
+              known: dict | None = None) -> Batch:
+        """Padded tensors for sentences of words, with their tags when given. `known` maps word
+        forms whose character vectors the caller already has (tagger.model.FormCache) to their
+        rows there: those get no characters, and are numbered after the forms that do."""
         if not sentences:
             raise ValueError("cannot batch zero sentences")
         for i, sentence in enumerate(sentences):
@@ -126,28 +136,47 @@ class Vocab:
         if tags is not None and [len(s) for s in sentences] != [len(t) for t in tags]:
             raise ValueError("tags must give one tag per word of each sentence")
         sentences = [treebank_forms(sentence) for sentence in sentences]
-        # Each distinct form goes through the character encoder once, however often it occurs.
+        # Each distinct form goes through the character encoder once, however often it occurs, and
+        # is looked up once: the tokens' ids are the forms' ids gathered.
         form_ids = {}
-        for sentence in sentences:
-            for word in sentence:
-                form_ids.setdefault(word, len(form_ids))
+        flat = torch.tensor([form_ids.setdefault(word, len(form_ids))
+                             for s in sentences for word in s], dtype=torch.long)  # (tokens,)
+        forms, new, cached = list(form_ids), list(form_ids), None
+        if known:
+            new = [form for form in forms if form not in known]
+            if len(new) < len(forms):
+                old = [form for form in forms if form in known]
+                cached = torch.tensor([known[form] for form in old], dtype=torch.long)
+                forms = new + old
+                order = {form: i for i, form in enumerate(forms)}
+                flat = torch.tensor([order[form] for form in form_ids], dtype=torch.long)[flat]
+        lengths = torch.tensor([len(s) for s in sentences], dtype=torch.long)
+        place = torch.arange(int(lengths.max())) < lengths.unsqueeze(1)  # (B, T) real tokens
+
+        def per_form(lookup):  # (U,) ids looked up once per distinct form
+            return torch.tensor([lookup(form) for form in forms], dtype=torch.long)
+
+        form_words = per_form(self.word_id)
+
         unk = self._char_ids[UNK]
         # An empty token (possible from the Python API) reads as one unknown character.
-        chars = [[self._char_ids.get(char, unk) for char in form] or [unk] for form in form_ids]
+        chars = [[self._char_ids.get(char, unk) for char in form] or [unk] for form in new]
         return Batch(
-            words=_pad([[self.word_id(word) for word in s] for s in sentences], 0),
-            lengths=torch.tensor([len(s) for s in sentences], dtype=torch.long),
+            words=_scatter(place, form_words[flat]),
+            lengths=lengths,
             chars=_pad(chars, 0),
             char_lengths=torch.tensor([len(form) for form in chars], dtype=torch.long),
-            forms=_pad([[form_ids[word] for word in s] for s in sentences], 0),
+            forms=_scatter(place, flat),
             tags=None if tags is None else _pad(
                 [[self._tag_ids.get(tag.partition(AUX_TAG)[0], IGNORE_INDEX) for tag in t]
                  for t in tags], IGNORE_INDEX),
-            vectors=_pad([[self.vector_id(word) for word in s] for s in sentences], 0)
-            if self.vectors else None,
+            vectors=_scatter(place, per_form(self.vector_id)[flat]) if self.vectors else None,
             aux_tags=None if tags is None or not self.aux_tags else _pad(
                 [[self._aux_tag_ids.get(tag.partition(AUX_TAG)[2], IGNORE_INDEX) for tag in t]
                  for t in tags], IGNORE_INDEX),
+            new_forms=new,
+            cached=cached,
+            form_words=form_words,
         )
 
     def tag_set_mask(self) -> torch.Tensor:
@@ -213,6 +242,20 @@ def vector_key(word: str) -> str:
 
 
 def _pad(rows, value):
-    """A (len(rows), longest row) long tensor of the rows, padded on the right with `value`."""
-    width = max(len(row) for row in rows)
-    return torch.tensor([row + [value] * (width - len(row)) for row in rows], dtype=torch.long)
+    """A (len(rows), longest row) long tensor of the rows, padded on the right with `value`
+    (built from one flat list: torch reads a flat list several times faster than nested ones)."""
+    if not rows:
+        return torch.zeros(0, 0, dtype=torch.long)
+    lengths = torch.tensor([len(row) for row in rows])
+    place = torch.arange(int(lengths.max())) < lengths.unsqueeze(1)
+    out = torch.full(place.shape, value, dtype=torch.long)
+    out[place] = torch.tensor([x for row in rows for x in row], dtype=torch.long)
+    return out
+
+
+def _scatter(place, values):
+    """A (B, T) long tensor with `values` (one per True of `place`, row by row) where `place` is
+    True and 0 elsewhere."""
+    out = torch.zeros(place.shape, dtype=torch.long)
+    out[place] = values
+    return out

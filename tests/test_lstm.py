@@ -1,10 +1,14 @@
 """tagger.lstm.LSTM against torch.nn.LSTM: same parameters, outputs, final states and gradients."""
 
 import itertools
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -185,6 +189,22 @@ def test_no_fused_recurrent_op_runs():
     assert not fused_ops(LSTM(3, 4, num_layers=2, bidirectional=True))
 
 
+@pytest.mark.parametrize("value, path", [(None, "BLAS addmm"), ("0", "BLAS addmm"),
+                                         ("1", "oneDNN for large products")])
+def test_onednn_is_chosen_by_the_environment_alone(value, path):
+    """Off unless TAGGER_ONEDNN=1, whatever the CPU; what --timing reports says which."""
+    env = {k: v for k, v in os.environ.items() if k != "TAGGER_ONEDNN"}
+    if value is not None:
+        env["TAGGER_ONEDNN"] = value
+    code = "import tagger.lstm as L; print(L._ONEDNN, L.products())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    if path.startswith("oneDNN") and not hasattr(torch.ops.mkldnn, "_linear_pointwise"):
+        pytest.skip("this torch has no oneDNN linear")
+    assert out.startswith(f"{path.startswith('oneDNN')} {path} (")
+    assert torch.backends.cpu.get_cpu_capability() in out
+
+
 @pytest.mark.filterwarnings("ignore:TF32 acceleration")
 @pytest.mark.parametrize("products", ["oneDNN for all", "oneDNN off"])
 @pytest.mark.parametrize("packed", [False, True])
@@ -206,3 +226,49 @@ def test_both_product_paths_match_nn_lstm(packed, products, monkeypatch):
         got = run(mine, x, lengths, None, False)
     for e, g in zip(expected, got):
         assert torch.allclose(g, e, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("rows", [3, 40])  # fewer rows than positions, and more (read as used)
+@pytest.mark.parametrize("layers,bidirectional,batch_first,packed",
+                         [(1, True, True, True), (2, False, False, False), (1, False, True, False),
+                          (2, True, False, True)])
+def test_ids_of_a_table_read_as_nn_lstm_reads_the_rows(layers, bidirectional, batch_first, packed,
+                                                       rows, device):
+    """lstm(ids, table=E) is nn.LSTM(E[ids]): outputs and states without a backward pass (where
+    each row's input product is made once, or given as products=), and gradients, the table's
+    included, with one."""
+    ref, mine = pair(3, torch.float64, device, input_size=4, hidden_size=5, num_layers=layers,
+                     bidirectional=bidirectional, batch_first=batch_first)
+    table = torch.randn(rows, 4, dtype=torch.float64, device=device, requires_grad=True)
+    ids = torch.randint(0, rows, (3, 6), device=device)  # (B, T)
+    lengths = torch.tensor([6, 2, 4])
+    if not packed:
+        lengths = None
+
+    def read(module, with_table):
+        given = {"table": table} if with_table == "table" else \
+            {"products": module.input_products(table)} if with_table == "products" else None
+        if lengths is None:
+            return module(ids, **given) if given else module(F.embedding(ids, table))
+        p = pack_padded_sequence(ids, lengths, batch_first=batch_first, enforce_sorted=False)
+        if given:
+            return module(p, **given)
+        return module(p._replace(data=F.embedding(p.data, table)))
+
+    if not batch_first:
+        ids = ids.t()  # (T, B)
+    expected = read(ref, None)
+    flat = lambda r: [r[0].data if packed else r[0], *r[1]]  # noqa: E731
+    for given in ("table", "products"):  # products: the input products made before, and kept
+        with torch.no_grad():
+            got = read(mine, given)
+        for e, g in zip(flat(expected), flat(got)):
+            assert torch.allclose(g, e, atol=1e-10, rtol=0)
+    with pytest.raises(RuntimeError, match="products= is for inference"):
+        read(mine, "products")
+    loss = lambda r: sum((t * (k + 1)).sum() for k, t in enumerate(flat(r)))  # noqa: E731
+    e_grads = torch.autograd.grad(loss(expected), [table, *ref.parameters()])
+    g_grads = torch.autograd.grad(loss(read(mine, "table")), [table, *mine.parameters()])
+    for e, g in zip(e_grads, g_grads):
+        assert torch.allclose(g, e, atol=1e-10, rtol=0)

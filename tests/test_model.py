@@ -7,7 +7,7 @@ import torch
 from conftest import TINY
 from tagger.config import Config
 from tagger.data import TOY_DIR, read_tagged
-from tagger.model import Tagger
+from tagger.model import FORM_CACHE_BYTES, Tagger
 from tagger.vocab import Vocab
 
 SHAPES = [  # (bidirectional, num_layers)
@@ -145,3 +145,46 @@ def test_dropout_is_active_only_in_training_mode(vocab, toy):
         assert torch.equal(model(batch), model(batch))
         model.train()
         assert not torch.equal(model(batch), model(batch))
+
+
+@pytest.mark.parametrize("encoder", ["hand", "torch"])
+@pytest.mark.parametrize("forms", [4, 1000])
+def test_a_form_cache_gives_what_each_batch_alone_gives(vocab, toy, encoder, forms):
+    """Batches tagged one after another with the model's cache (some forms cached, some new,
+    some over its limit) give the log-probabilities each batch gives alone, and each cached row
+    is what the model makes of its form alone: the hand-made LSTM's input products of the
+    form's features, or nn.LSTM's tagger's character vector."""
+    model = make(vocab, encoder=encoder).eval()
+    sentences = [[w for w, _ in s] for s in toy] + [["Zyxt", "dog"], ["dog", "dog"]]
+    cache = model.form_cache()
+    assert cache.products == (encoder == "hand")
+    cache.limit = forms
+    with torch.inference_mode():
+        for start in range(0, len(sentences), 3):
+            part = sentences[start : start + 3]
+            cached = model(vocab.batch(part, known=cache.rows), cache=cache)
+            assert torch.allclose(cached, model(vocab.batch(part)), atol=1e-6, rtol=0)
+        assert 0 < len(cache.rows) <= forms
+        alone = vocab.batch([list(cache.rows)])
+        rows = model.encode_chars(alone.chars, alone.char_lengths)[alone.forms[0]]
+        if cache.products:
+            features = torch.cat([model.word_embedding(alone.words[0]), rows], dim=-1)
+            rows = model.lstm.input_products(features).flatten(1)
+        assert torch.allclose(cache.table[list(cache.rows.values())], rows, atol=1e-6)
+
+
+@pytest.mark.parametrize("encoder", ["hand", "torch"])
+def test_a_batch_of_cached_forms_only_spells_none(vocab, encoder):
+    model = make(vocab, encoder=encoder).eval()
+    cache = model.form_cache()
+    with torch.inference_mode():
+        model(vocab.batch([["the", "dog"]], known=cache.rows), cache=cache)
+        batch = vocab.batch([["dog", "the", "dog"]], known=cache.rows)
+        assert batch.chars.shape[0] == 0 and batch.new_forms == []
+        cached = model(batch, cache=cache)
+        assert torch.allclose(cached, model(vocab.batch([["dog", "the", "dog"]])), atol=1e-6)
+
+
+def test_a_form_cache_is_bounded_in_bytes(vocab):
+    model = make(vocab).eval()
+    assert model.form_cache().limit * model.form_cache().table.shape[1] * 4 <= FORM_CACHE_BYTES

@@ -19,6 +19,7 @@ from conftest import TINY_RUN
 from tagger import data, tag
 from tagger.config import Config
 from tagger.tag import MAX_SENTENCE_TOKENS, TOKENS_PER_BATCH, PosTagger, split_long
+from tagger.lstm import products
 from tagger.text import tokenize, tokenize_spans
 from tagger.train import train
 
@@ -119,7 +120,8 @@ def test_batches_split_by_tokens_tag_as_alone(tagger):
     """Sentences beyond one batch's token budget tag as they do on their own."""
     long = LONG.split()
     sentences = [long, ["The", "dog"], long[1:], long[:1500], ["Dogs", "ate", "."]]
-    assert sum(len(s) for s in sentences) > 2 * TOKENS_PER_BATCH / 1.5
+    while sum(len(s) for s in sentences) <= 2 * TOKENS_PER_BATCH / 1.5:
+        sentences.append(long[len(sentences):])
     assert tagger.tag_sents(sentences) == [tagger.tag(s) for s in sentences]
 
 
@@ -624,6 +626,7 @@ def test_cli_timing_reports_on_stderr_only(tag_many, workers):
     tokens = sum(len(tokenize(line)) for line in MANY_LINES)
     assert line.startswith("timing: ") and f"tagged {tokens:,} tokens" in line
     assert "tokens/s" in line and "peak RSS" in line
+    assert line.endswith(f"; products: {products()}")  # the CPU path, as this environment has it
 
 
 def test_cli_workers_without_a_model_is_a_one_line_error(tmp_path, run_tag, one_line_error):

@@ -84,6 +84,16 @@ def test_treebank_forms_of_brackets_quotes_dashes_and_apostrophes():
     assert treebank_forms(["-LCB-", "-RSB-"]) == ["-LRB-", "-RRB-"]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(sorted(text.TOKEN_FORMS) + ["’", "‘s", "n’t", "\u00ad",
+                                                                     "a\u00a0b", "s", "x"]),
+                          st.text(min_size=1, max_size=4)), max_size=12))
+def test_the_quick_path_of_treebank_forms_agrees_with_reading_in_context(tokens):
+    """Sentences without quotes or apostrophes take a path that reads each token alone."""
+    tokens = [t for t in tokens if t not in ('"', "'", "’")]
+    assert treebank_forms(tokens) == text._forms_in_context(tokens)
+
+
 def test_the_model_reads_real_characters_as_the_forms_it_learnt():
     vocab = Vocab.build([[("-LRB-", "-LRB-"), ("dog", "NN"), ("-RRB-", "-RRB-"), ("``", "``"),
                           ("do", "VBP"), ("n't", "RB"), ("''", "''")]])

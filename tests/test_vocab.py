@@ -52,6 +52,19 @@ def test_batch_pads_and_deduplicates_forms(vocab):
     assert batch.tags[1].tolist() == [vocab.tags.index("DT")] * 2 + [vocab.tags.index("NN"), -100]
 
 
+def test_known_forms_get_no_characters_and_come_after_the_new_ones(vocab):
+    sentences = [["The", "dog"], ["the", "The", "zebra", "Q"]]
+    plain = vocab.batch(sentences)
+    batch = vocab.batch(sentences, known={"The": 7, "zebra": 3, "cat": 0})
+    assert batch.new_forms == ["dog", "the", "Q"] and batch.cached.tolist() == [7, 3]
+    assert batch.char_lengths.tolist() == [3, 3, 1]
+    assert batch.forms.tolist() == [[3, 0, 0, 0], [1, 3, 4, 2]]  # "The" and "zebra": 3 and 4
+    assert torch.equal(batch.words, plain.words) and torch.equal(batch.lengths, plain.lengths)
+    everything = vocab.batch([["dog", "the"]], known={"dog": 1, "the": 0})
+    assert everything.chars.shape == (0, 0) and everything.cached.tolist() == [1, 0]
+    assert plain.new_forms == ["The", "dog", "the", "zebra", "Q"] and plain.cached is None
+
+
 def test_batch_without_tags_and_decode_round_trip(vocab):
     batch = vocab.batch([["a"]])
     assert batch.tags is None
