@@ -71,9 +71,10 @@ class Options:
 
 class PosTagger:
     """A trained model, or an ensemble of them; `model`, `vocab` and `config` are the first one's
-    (its vocabulary decides which words count as unknown). The model's weights must stay as
-    they are: what it makes of each word form is kept from one call to the next (FormCache), so
-    after changing them make a new PosTagger."""
+    (its vocabulary decides which words count as unknown). What the models make of each word
+    form is kept from one call to the next (FormCache), so the weights must stay as they are
+    (after changing them, make a new PosTagger), and a probability can differ in its last bits
+    with what was tagged before (`clear_cache`; tags did not, on 137k tokens of Brown)."""
 
     def __init__(self, model, vocab, config, device="cpu"):
         import torch
@@ -160,6 +161,12 @@ class PosTagger:
         return [([tags[i] for i in row[: len(s)]], p[: len(s)])
                 for row, p, s in zip(best, probs, sentences)]
 
+    def clear_cache(self):
+        """Forget what the models made of the word forms met so far (FormCache). The numbers a
+        form gets depend, in their last bits, on the batch that first computed them, so after
+        this the output depends on the sentences tagged from here on alone."""
+        self.members = [(model, vocab, model.form_cache()) for model, vocab, _ in self.members]
+
     def tag(self, tokens):
         """[(token, tag), ...] for one tokenized sentence, as nltk.tag.TaggerI.tag."""
         return self.tag_sents([tokens])[0]
@@ -211,7 +218,10 @@ def split_long(tokens, limit=MAX_SENTENCE_TOKENS):
 
 def tag_sentences(tagger, window, options):
     """A window's sentences (tagger.sentences.Sentence) and their tags, in the tag set `options`
-    ask for."""
+    ask for. Each window starts from an empty FormCache, so that its output is the window's
+    alone, whichever process tags it after whichever others (--workers, tagger.bulk): a form's
+    numbers differ in the last bits with the batch that first made them."""
+    tagger.clear_cache()
     found = sentences.read(window, options.split, options.tokenized)
     tags = tagger.predict([s.forms for s in found])
     if options.tagset == "universal":

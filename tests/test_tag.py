@@ -2,6 +2,7 @@
 checked against the same model tagging in-process and against NLTK's tokenizer and TaggerI; any
 tokens at all get one tag each, whatever shares their batch, and hostile or huge input never fails."""
 
+import io
 import json
 import os
 import subprocess
@@ -123,6 +124,17 @@ def test_batches_split_by_tokens_tag_as_alone(tagger):
     while sum(len(s) for s in sentences) <= 2 * TOKENS_PER_BATCH / 1.5:
         sentences.append(long[len(sentences):])
     assert tagger.tag_sents(sentences) == [tagger.tag(s) for s in sentences]
+
+
+def test_each_window_is_tagged_from_an_empty_form_cache(tagger):
+    """So that a window's output is its own, whatever a process tagged before (--workers, bulk)."""
+    tagger.predict([["Zyxt", "dog"]])
+    assert "Zyxt" in tagger.members[0][2].rows
+    window = next(tag.read_windows(io.BytesIO(b"The cat sat .\n"), tag.Options("lines")))
+    found, tags = tag.tag_sentences(tagger, window, tag.Options("lines"))
+    assert set(tagger.members[0][2].rows) == {"The", "cat", "sat", "."}
+    tagger.clear_cache()
+    assert tags == tagger.predict([s.forms for s in found])
 
 
 # --- the command line ------------------------------------------------------------------------
