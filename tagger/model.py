@@ -25,6 +25,8 @@ ENCODERS = {"hand": lstm.LSTM, "torch": nn.LSTM}
 # forms' character vectors, with the default sizes. By Zipf's law the forms met first are the
 # frequent ones, so the limit bounds memory on endless input at little cost in speed.
 FORM_CACHE_BYTES = 2**26
+# Computed when a tagger starts (about 0.1 s) and kept: they are most of the tokens of any text.
+FREQUENT_FORMS = 8192
 
 
 def run_lstm(module, ids, lengths, table):
@@ -81,13 +83,22 @@ class FormCache:
     sentence LSTM's input products of the form's features (embedding and character vector);
     otherwise the character encoder's vector. Valid while the weights stay as they were: a
     PosTagger's, which tagger.train makes afresh for each evaluation. Vocab.batch spells only
-    the forms not in `rows`; the rows are what a batch computes, so the tags do not change."""
+    the forms not in `rows`.
+
+    A form's numbers differ in their last bits with the batch that computes them, so the
+    training's FREQUENT_FORMS most frequent forms are computed first, in a fixed order, and kept
+    (`fixed`); `clear` forgets the rest. After `clear`, the output depends on what is tagged from
+    there on alone, and known words still cost little, even in a short text."""
 
     def __init__(self, size: int, products: bool = False, limit_bytes: int = FORM_CACHE_BYTES):
         self.rows = {}  # form -> its row of `table`
         self.table = torch.empty(0, size)  # (capacity, size), grown by doubling up to `limit`
         self.products = products  # rows are input products (else character vectors)
         self.limit = max(1, limit_bytes // (4 * size))
+        self.fixed = {}  # the rows `clear` keeps
+
+    def clear(self):
+        self.rows = dict(self.fixed)
 
     def vectors(self, new, batch):
         """The vectors of all the batch's forms, numbered as in `batch.forms`: `new` (the
@@ -154,12 +165,26 @@ class Tagger(nn.Module):
                                                 enforce_sorted=False))
         return out
 
-    def form_cache(self) -> FormCache:
-        """An empty FormCache for inference with this model (see FormCache)."""
+    def form_cache(self, vocab) -> FormCache:
+        """A FormCache for inference with this model, holding the vocabulary's most frequent
+        forms, computed in chunks of a fixed size and order (see FormCache)."""
         if hasattr(self.lstm, "input_products") and self.pretrained is None:
             directions = 2 if self.lstm.bidirectional else 1
-            return FormCache(directions * 4 * self.lstm.hidden_size, products=True)
-        return FormCache(2 * self.char_lstm.hidden_size)
+            cache = FormCache(directions * 4 * self.lstm.hidden_size, products=True)
+        else:
+            cache = FormCache(2 * self.char_lstm.hidden_size)
+        frequent = vocab.frequent_forms(min(FREQUENT_FORMS, cache.limit // 2))
+        device = self.word_embedding.weight.device
+        with torch.inference_mode():
+            for start in range(0, len(frequent), 1024):
+                batch = vocab.batch([frequent[start : start + 1024]], known=cache.rows).to(device)
+                rows = self.encode_chars(batch.chars, batch.char_lengths)  # (U, 2C)
+                if cache.products:
+                    features = torch.cat([self.word_embedding(batch.form_words), rows], dim=-1)
+                    rows = self.lstm.input_products(features).flatten(1)  # (U, D * 4H)
+                cache.vectors(rows, batch)
+        cache.fixed = dict(cache.rows)
+        return cache
 
     def _encode_forms(self, batch, forms, cache):
         """Inference: the sentence LSTM over each distinct form's features, computed once (without

@@ -85,7 +85,7 @@ class PosTagger:
         self._add_member(model, vocab)
 
     def _add_member(self, model, vocab):
-        self.members.append((model.eval(), vocab, model.form_cache()))
+        self.members.append((model.eval(), vocab, model.form_cache(vocab)))
 
     @classmethod
     def load(cls, folder="models/latest", device="auto"):
@@ -162,10 +162,12 @@ class PosTagger:
                 for row, p, s in zip(best, probs, sentences)]
 
     def clear_cache(self):
-        """Forget what the models made of the word forms met so far (FormCache). The numbers a
-        form gets depend, in their last bits, on the batch that first computed them, so after
-        this the output depends on the sentences tagged from here on alone."""
-        self.members = [(model, vocab, model.form_cache()) for model, vocab, _ in self.members]
+        """Forget what the models made of the word forms met so far, but for the training's most
+        frequent forms, computed at the start (FormCache). The numbers a form gets depend, in
+        their last bits, on the batch that first computed them, so after this the output depends
+        on the sentences tagged from here on alone."""
+        for _, _, cache in self.members:
+            cache.clear()
 
     def tag(self, tokens):
         """[(token, tag), ...] for one tokenized sentence, as nltk.tag.TaggerI.tag."""
@@ -218,7 +220,7 @@ def split_long(tokens, limit=MAX_SENTENCE_TOKENS):
 
 def tag_sentences(tagger, window, options):
     """A window's sentences (tagger.sentences.Sentence) and their tags, in the tag set `options`
-    ask for. Each window starts from an empty FormCache, so that its output is the window's
+    ask for. Each window starts from a cleared FormCache, so that its output is the window's
     alone, whichever process tags it after whichever others (--workers, tagger.bulk): a form's
     numbers differ in the last bits with the batch that first made them."""
     tagger.clear_cache()

@@ -119,6 +119,13 @@ class Vocab:
             found = self._vector_ids.get(COMPOUND.split(key)[-1])
         return 1 if found is None else found  # 1 is <unk>, a zero vector
 
+    def frequent_forms(self, n: int) -> list[str]:
+        """The `n` forms of training whose words were the most frequent there, most frequent
+        first, ties in alphabetical order."""
+        unk = self._word_ids[UNK]
+        return sorted(self.forms, key=lambda f: (-self.word_counts[self._word_ids.get(
+            f.lower(), unk)], f))[:n]
+
     def is_known(self, word) -> bool:
         """Whether this exact form, case included, was seen in training."""
         return treebank_forms([word])[0] in self.forms

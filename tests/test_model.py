@@ -7,7 +7,7 @@ import torch
 from conftest import TINY
 from tagger.config import Config
 from tagger.data import TOY_DIR, read_tagged
-from tagger.model import FORM_CACHE_BYTES, Tagger
+from tagger.model import FORM_CACHE_BYTES, FormCache, Tagger
 from tagger.vocab import Vocab
 
 SHAPES = [  # (bidirectional, num_layers)
@@ -148,23 +148,26 @@ def test_dropout_is_active_only_in_training_mode(vocab, toy):
 
 
 @pytest.mark.parametrize("encoder", ["hand", "torch"])
-@pytest.mark.parametrize("forms", [4, 1000])
-def test_a_form_cache_gives_what_each_batch_alone_gives(vocab, toy, encoder, forms):
-    """Batches tagged one after another with the model's cache (some forms cached, some new,
-    some over its limit) give the log-probabilities each batch gives alone, and each cached row
-    is what the model makes of its form alone: the hand-made LSTM's input products of the
-    form's features, or nn.LSTM's tagger's character vector."""
+@pytest.mark.parametrize("limit", [None, 4])
+def test_a_form_cache_gives_what_each_batch_alone_gives(vocab, toy, encoder, limit):
+    """Batches tagged one after another with the model's cache (the frequent forms computed at
+    the start, or an empty cache of 4 rows: some forms cached, some new, some over its limit)
+    give the log-probabilities each batch gives alone, and each cached row is what the model
+    makes of its form alone: the hand-made LSTM's input products of the form's features, or
+    nn.LSTM's tagger's character vector."""
     model = make(vocab, encoder=encoder).eval()
     sentences = [[w for w, _ in s] for s in toy] + [["Zyxt", "dog"], ["dog", "dog"]]
-    cache = model.form_cache()
-    assert cache.products == (encoder == "hand")
-    cache.limit = forms
+    cache = model.form_cache(vocab)
+    assert cache.products == (encoder == "hand") and cache.rows == cache.fixed
+    assert list(cache.fixed) == vocab.frequent_forms(len(vocab.forms))  # few: all of them
+    if limit:
+        cache = FormCache(cache.table.shape[1], cache.products, 4 * 4 * cache.table.shape[1])
     with torch.inference_mode():
         for start in range(0, len(sentences), 3):
             part = sentences[start : start + 3]
             cached = model(vocab.batch(part, known=cache.rows), cache=cache)
             assert torch.allclose(cached, model(vocab.batch(part)), atol=1e-6, rtol=0)
-        assert 0 < len(cache.rows) <= forms
+        assert "Zyxt" in cache.rows if not limit else len(cache.rows) == limit
         alone = vocab.batch([list(cache.rows)])
         rows = model.encode_chars(alone.chars, alone.char_lengths)[alone.forms[0]]
         if cache.products:
@@ -176,15 +179,26 @@ def test_a_form_cache_gives_what_each_batch_alone_gives(vocab, toy, encoder, for
 @pytest.mark.parametrize("encoder", ["hand", "torch"])
 def test_a_batch_of_cached_forms_only_spells_none(vocab, encoder):
     model = make(vocab, encoder=encoder).eval()
-    cache = model.form_cache()
+    cache = model.form_cache(vocab)
     with torch.inference_mode():
-        model(vocab.batch([["the", "dog"]], known=cache.rows), cache=cache)
         batch = vocab.batch([["dog", "the", "dog"]], known=cache.rows)
         assert batch.chars.shape[0] == 0 and batch.new_forms == []
         cached = model(batch, cache=cache)
         assert torch.allclose(cached, model(vocab.batch([["dog", "the", "dog"]])), atol=1e-6)
 
 
+def test_clearing_a_form_cache_keeps_the_frequent_forms_alone(vocab):
+    model = make(vocab).eval()
+    cache = model.form_cache(vocab)
+    fixed = dict(cache.fixed)
+    with torch.inference_mode():
+        model(vocab.batch([["Zyxt", "dog"]], known=cache.rows), cache=cache)
+    assert cache.rows.keys() == fixed.keys() | {"Zyxt"}
+    cache.clear()
+    assert cache.rows == fixed
+
+
 def test_a_form_cache_is_bounded_in_bytes(vocab):
     model = make(vocab).eval()
-    assert model.form_cache().limit * model.form_cache().table.shape[1] * 4 <= FORM_CACHE_BYTES
+    cache = model.form_cache(vocab)
+    assert cache.limit * cache.table.shape[1] * 4 <= FORM_CACHE_BYTES

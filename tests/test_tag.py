@@ -126,13 +126,16 @@ def test_batches_split_by_tokens_tag_as_alone(tagger):
     assert tagger.tag_sents(sentences) == [tagger.tag(s) for s in sentences]
 
 
-def test_each_window_is_tagged_from_an_empty_form_cache(tagger):
-    """So that a window's output is its own, whatever a process tagged before (--workers, bulk)."""
+def test_each_window_is_tagged_from_a_cleared_form_cache(tagger):
+    """So that a window's output is its own, whatever a process tagged before (--workers, bulk):
+    only the training's frequent forms, computed at the start, stay."""
+    cache = tagger.members[0][2]
     tagger.predict([["Zyxt", "dog"]])
-    assert "Zyxt" in tagger.members[0][2].rows
-    window = next(tag.read_windows(io.BytesIO(b"The cat sat .\n"), tag.Options("lines")))
+    assert "Zyxt" in cache.rows
+    window = next(tag.read_windows(io.BytesIO(b"The Qwerty sat .\n"), tag.Options("lines")))
     found, tags = tag.tag_sentences(tagger, window, tag.Options("lines"))
-    assert set(tagger.members[0][2].rows) == {"The", "cat", "sat", "."}
+    assert cache.rows.keys() == cache.fixed.keys() | {"The", "Qwerty", "sat", "."}
+    assert "Zyxt" not in cache.fixed
     tagger.clear_cache()
     assert tags == tagger.predict([s.forms for s in found])
 

@@ -65,6 +65,14 @@ def test_known_forms_get_no_characters_and_come_after_the_new_ones(vocab):
     assert plain.new_forms == ["The", "dog", "the", "zebra", "Q"] and plain.cached is None
 
 
+def test_frequent_forms_come_by_their_word_s_count_then_alphabetically(vocab):
+    forms = vocab.frequent_forms(len(vocab.forms))
+    assert sorted(forms) == sorted(vocab.forms) and vocab.frequent_forms(2) == forms[:2]
+    counts = [vocab.word_counts[vocab.word_id(f)] for f in forms]
+    assert counts == sorted(counts, reverse=True)
+    assert all(a < b for a, b, c, d in zip(forms, forms[1:], counts, counts[1:]) if c == d)
+
+
 def test_batch_without_tags_and_decode_round_trip(vocab):
     batch = vocab.batch([["a"]])
     assert batch.tags is None
