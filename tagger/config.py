@@ -116,6 +116,15 @@ class Config(Flags):
                            "Penn tags), own (its own tags, through a second tag head over the "
                            "same encoder: multi-task learning) or both",
                            choices=("penn", "own", "both"))
+    nps_chat: bool = flag(False, "corpus english: also learn from NLTK's NPS Chat posts (their "
+                          "tags read as Penn's, tagger.chat), all of them every epoch")
+    silver: str = flag(None, "JSON Lines of sentences a teacher tagged with its probabilities "
+                       "(python -m tagger.distill makes it): learnt from as well, each token "
+                       "towards the teacher's probabilities")
+    silver_share: float = flag(0.25, "the share of the silver sentences each epoch trains on, the "
+                               "next slice each epoch", bounds="(0, 1]")
+    silver_weight: float = flag(0.5, "a silver token's loss weight, a gold token's being 1",
+                                bounds="(0, inf)")
     # model
     encoder: str = flag("hand", "LSTM implementation: hand (tagger.lstm) or torch (nn.LSTM)",
                         choices=("hand", "torch"))

@@ -1,11 +1,13 @@
-"""Corpora and batching: reads the toy corpus, NLTK's treebank, conll2000 and Brown, a user's file,
-and MASC's written half for evaluation out of the news domain.
+"""Corpora and batching: reads the toy corpus, NLTK's treebank, conll2000, Brown and NPS Chat, a
+user's file, silver sentences a teacher tagged (tagger.distill), and MASC's written half for
+evaluation out of the news domain.
 
 Every corpus comes back as `Splits` of sentences, each a list of `(word, tag)` pairs. User
 files are either CoNLL-U or one sentence per line of `word/TAG` tokens; a file that does not
 parse raises `CorpusFormatError` naming its file and line.
 """
 
+import json
 import sys
 from dataclasses import dataclass, field
 from functools import cache
@@ -15,6 +17,7 @@ from typing import Iterator
 import torch
 
 from tagger.brown import penn_sentence
+from tagger.chat import penn_post
 from tagger.errors import CorpusFormatError, TaggerError
 
 Sentence = list[tuple[str, str]]
@@ -63,17 +66,24 @@ class Splits:
     test: list[Sentence]
     # Training sentences of which each epoch takes a share (`--brown-share`): Brown, for english.
     more: list[Sentence] = field(default_factory=list)
+    # Sentences a teacher tagged (`--silver`, tagger.distill): each token's tag is a dict of the
+    # teacher's probabilities, {tag: p}; each epoch takes the next share of them too.
+    silver: list[Sentence] = field(default_factory=list)
 
-    def epoch_train(self, epoch: int, share: float) -> list[Sentence]:
+    def epoch_train(self, epoch: int, share: float, silver_share: float = 1.0) -> list[Sentence]:
         """The sentences epoch `epoch` (1-based) trains on: all of train, and the epoch's slice of
-        `more`, the next one each epoch, so all of `more` is seen every 1 / share epochs. A
-        function of the epoch alone, so that --resume needs no state for it."""
-        if not self.more:
-            return self.train
-        size = max(1, round(share * len(self.more)))
-        start = (epoch - 1) * size % len(self.more)
-        taken = (self.more + self.more)[start:start + min(size, len(self.more))]
-        return self.train + taken
+        `more` and of `silver`, the next one each epoch, so all of `more` is seen every 1 / share
+        epochs. A function of the epoch alone, so that --resume needs no state for it."""
+        return self.train + _epoch_slice(self.more, epoch, share) + _epoch_slice(
+            self.silver, epoch, silver_share)
+
+
+def _epoch_slice(items: list, epoch: int, share: float) -> list:
+    if not items:
+        return []
+    size = max(1, round(share * len(items)))
+    start = (epoch - 1) * size % len(items)
+    return (items + items)[start:start + min(size, len(items))]
 
 
 def load_corpus(config) -> Splits:
@@ -98,6 +108,8 @@ def load_corpus(config) -> Splits:
         splits.train = splits.train + _conll2000_train()
         if corpus == "english":
             splits.more = _brown_penn(config.brown_tags)
+            if config.nps_chat:
+                splits.train = splits.train + _nps_chat_penn()
     elif corpus == "brown":
         splits = _load_brown()
     elif Path(corpus).is_file():
@@ -105,9 +117,12 @@ def load_corpus(config) -> Splits:
     else:
         raise TaggerError(f"corpus '{corpus}' is neither toy, treebank, wsj, english, brown nor an "
                           "existing file; check the path")
+    if config.silver:
+        splits.silver = read_silver(config.silver)
     if config.limit > 0:
         splits.train = splits.train[:config.limit]
         splits.more = splits.more[:config.limit]
+        splits.silver = splits.silver[:config.limit]
     return splits
 
 
@@ -191,6 +206,18 @@ def _brown_penn_sentences(tags) -> tuple:
                  if s is not None]
     order = torch.randperm(len(sentences), generator=torch.Generator().manual_seed(0)).tolist()
     return tuple(sentences[i] for i in order)
+
+
+def _nps_chat_penn():
+    require_nltk("corpora/nps_chat", "nps_chat")
+    return list(_nps_chat_sentences())
+
+
+@cache
+def _nps_chat_sentences() -> tuple:
+    from nltk.corpus import nps_chat
+
+    return tuple(s for s in map(penn_post, nps_chat.tagged_posts()) if s)
 
 
 def masc_dev() -> dict[str, list[Sentence]]:
@@ -277,6 +304,34 @@ def read_tagged(path, xpos: bool = False) -> list[Sentence]:
     if not sentences:
         raise CorpusFormatError(path, 1, "no sentences found; expected CoNLL-U or one sentence "
                                          "of word/TAG tokens per line")
+    return sentences
+
+
+def read_silver(path) -> list[Sentence]:
+    """Sentences a teacher tagged, from JSON Lines written by tagger.distill: one sentence a line,
+    `{"tokens": [...], "tags": [{"NN": 0.83, "JJ": 0.15}, ...]}`, each token's tags the teacher's
+    probabilities (an empty dict: nothing to learn at that token)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        raise TaggerError(f"silver file '{path}' not found; make one with python -m "
+                          "tagger.distill") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise TaggerError(f"silver file '{path}' cannot be read ({e})") from None
+    sentences = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            tokens, tags = record["tokens"], record["tags"]
+            if len(tokens) != len(tags) or not all(isinstance(t, dict) for t in tags):
+                raise ValueError("one dict of tag probabilities per token expected")
+        except (ValueError, KeyError, TypeError) as e:
+            raise CorpusFormatError(path, number, f"not a silver sentence ({e}); expected "
+                                    '{"tokens": [...], "tags": [{"NN": 0.9, ...}, ...]}') from None
+        if tokens:
+            sentences.append(list(zip(tokens, tags)))
     return sentences
 
 

@@ -31,20 +31,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tagger import text
 from tagger.config import FORMAT_VERSION, Flags, flag
 from tagger.errors import ArgumentParser, TaggerError, cli
-from tagger.sentences import split_sentences
+from tagger.rawtext import NLTK_TEXTS, read_text
 
 # torch, and the modules of this package that need it, are imported in the functions that use
 # them: `--help` and a mistyped flag then answer at once instead of after the seconds torch
 # takes to load.
 if TYPE_CHECKING:
     from tagger.model import Pretrained
-
-# The raw-text corpora NLTK packages: name -> the package `nltk.downloader` installs.
-NLTK_TEXTS = {"abc": "abc", "state_union": "state_union", "brown": "brown", "treebank": "treebank",
-              "movie_reviews": "movie_reviews", "webtext": "webtext"}
 
 # Language-model training cuts longer sentences into pieces of this length (a few run to hundreds
 # of tokens), so that no batch is dominated by one of them.
@@ -135,39 +130,6 @@ class PretrainedText:
                 or vectors.dim() != 2 or vectors.shape[0] != len(words)):
             raise TaggerError(f"pretrained model in '{folder}' does not match its word list; {fix}")
         return cls(words, weights, meta.get("settings", {}))
-
-
-def read_text(name: str):
-    """Sentences (lists of tokens) of an NLTK corpus named in NLTK_TEXTS, or of a text file."""
-    from tagger import data
-
-    if name in NLTK_TEXTS:
-        data.require_nltk(f"corpora/{name}", NLTK_TEXTS[name])
-        import nltk.corpus
-
-        corpus = getattr(nltk.corpus, name)
-        if name in ("brown", "treebank"):  # already tokenized; the tags are not read
-            yield from corpus.sents()
-            return
-        lines = (line for fileid in corpus.fileids() for line in corpus.raw(fileid).splitlines())
-    elif Path(name).is_file():
-        lines = _lines(Path(name))
-    else:
-        raise TaggerError(f"--text '{name}' is neither an NLTK corpus ({', '.join(NLTK_TEXTS)}) "
-                          "nor an existing file; check the name")
-    # The Penn Treebank's own tokenization (n't, 's, ``), so raw tokens match tagged ones; lines
-    # holding several sentences are split first, as tagging splits text (the tokenizer separates
-    # only a final period).
-    for line in lines:
-        for start, end in split_sentences(line):
-            tokens = text.tokenize(line[start:end])
-            if tokens:
-                yield tokens
-
-
-def _lines(path: Path):
-    with open(path, encoding="utf-8", errors="replace") as f:
-        yield from f
 
 
 def _stable_hash(text: str) -> int:

@@ -113,35 +113,67 @@ class PosTagger:
     def predict_scored(self, sentences):
         """(tags, probabilities) per sentence of tokens: each token's best tag, and the probability
         the model gives it (for an ensemble, the mean over its models)."""
+        tags = self.vocab.tags
+
+        def best(probs, sentences):  # (B, T, num_tags) -> [(tags, probabilities)]
+            top, ids = probs.max(-1)  # (B, T) each
+            return [([tags[i] for i in row[: len(s)]], p[: len(s)])
+                    for row, p, s in zip(ids.tolist(), top.tolist(), sentences)]
+
+        return self._predict(sentences, best, lambda parts: (
+            [t for tags, _ in parts for t in tags], [p for _, probs in parts for p in probs]))
+
+    def predict_proba(self, sentences):
+        """Every tag's probability at every token: one (tokens, num_tags) tensor per sentence,
+        columns in the order of `vocab.tags` (for an ensemble, the mean over its models). What a
+        student learns from when it learns from this tagger (tagger.distill)."""
+        import torch
+
+        return self._predict(
+            sentences, lambda probs, sentences: [p[: len(s)].cpu() for p, s in zip(probs, sentences)],
+            lambda parts: torch.cat(parts))
+
+    def _predict(self, sentences, per_batch, join):
+        """`per_batch(probabilities (B, T, num_tags), sentences)` over length-sorted batches, one
+        result per sentence; a sentence longer than MAX_SENTENCE_TOKENS is tagged in pieces whose
+        results `join` makes one."""
         if all(len(s) <= MAX_SENTENCE_TOKENS for s in sentences):
-            return self._predict_pieces(sentences)
+            return self._predict_pieces(sentences, per_batch)
         pieces, owners = [], []
         for k, sentence in enumerate(sentences):
             for piece in split_long(sentence):
                 pieces.append(piece)
                 owners.append(k)
-        scored = [([], []) for _ in sentences]
-        for k, (tags, probabilities) in zip(owners, self._predict_pieces(pieces)):
-            scored[k][0].extend(tags)
-            scored[k][1].extend(probabilities)
-        return scored
+        parts = [[] for _ in sentences]
+        for k, result in zip(owners, self._predict_pieces(pieces, per_batch)):
+            parts[k].append(result)
+        return [join(p) for p in parts]
 
-    def _predict_pieces(self, sentences):
+    def _predict_pieces(self, sentences, per_batch):
         order = sorted(range(len(sentences)), key=lambda k: len(sentences[k]))
-        scored = [([], [])] * len(sentences)  # each replaced, but for empty sentences
+        results = [None] * len(sentences)
         batch, size = [], 0
         for k in order + [None]:  # None flushes the last batch
             n = len(sentences[k]) if k is not None else 0
             if batch and (k is None or (size + n) > TOKENS_PER_BATCH):
-                for j, t in zip(batch, self._predict_batch([sentences[j] for j in batch])):
-                    scored[j] = t
+                chunk = [sentences[j] for j in batch]
+                for j, result in zip(batch, per_batch(self._probabilities(chunk), chunk)):
+                    results[j] = result
                 batch, size = [], 0
             if k is not None and n:
                 batch.append(k)
                 size += n
-        return scored
+        empty = [k for k, result in enumerate(results) if result is None]
+        if empty:  # an empty sentence gets what an empty row of a batch would
+            import torch
 
-    def _predict_batch(self, sentences):
+            none = torch.zeros(len(empty), 0, len(self.vocab.tags))  # (E, 0, num_tags)
+            for k, result in zip(empty, per_batch(none, [[]] * len(empty))):
+                results[k] = result
+        return results
+
+    def _probabilities(self, sentences):
+        """-> (B, T, num_tags) probabilities of a batch of sentences, the mean over the members."""
         import torch
 
         def log_probs(model, vocab, cache):  # each member reads the sentences its own way
@@ -150,16 +182,8 @@ class PosTagger:
 
         with torch.inference_mode():
             if len(self.members) == 1:
-                probs, best = log_probs(*self.members[0]).max(-1)  # (B, T) each
-                probs = probs.exp()
-            else:
-                mean = sum(log_probs(*member).exp()
-                           for member in self.members) / len(self.members)  # (B, T, num_tags)
-                probs, best = mean.max(-1)
-            probs, best = probs.tolist(), best.tolist()
-        tags = self.vocab.tags
-        return [([tags[i] for i in row[: len(s)]], p[: len(s)])
-                for row, p, s in zip(best, probs, sentences)]
+                return log_probs(*self.members[0]).exp()
+            return sum(log_probs(*member).exp() for member in self.members) / len(self.members)
 
     def clear_cache(self):
         """Forget what the models made of the word forms met so far, but for the training's most

@@ -200,8 +200,11 @@ def _set_up(config: Config, log) -> _Run:
     splits = data.load_corpus(config)
     config = dataclasses.replace(config, epochs=data.epochs_for(config, splits.name))
     pretrained = PretrainedText.load(config.pretrained) if config.pretrained else None
-    vocab = Vocab.build(splits.train + splits.more, pretrained.words if pretrained else ())
+    # Silver sentences lend their words too: the point of raw text is the words gold data lacks.
+    vocab = Vocab.build(splits.train + splits.more + splits.silver,
+                        pretrained.words if pretrained else ())
     more = f" (+ {len(splits.more)}, a share each epoch)" if splits.more else ""
+    more += f" (+ {len(splits.silver)} silver, a share each epoch)" if splits.silver else ""
     log(f"corpus {splits.name}: {len(splits.train)} train{more} / {len(splits.dev)} dev / "
         f"{len(splits.test)} test sentences; {len(vocab.words)} words, {len(vocab.chars)} chars, "
         f"{len(vocab.tags)} tags; device {device}")
@@ -290,12 +293,10 @@ def _resume(resumed, trained_with, model, optimizer, generators, averaged, check
 
 def _train_epoch(run: _Run, epoch: int, caught) -> tuple[float, int, float]:
     """One pass over the epoch's batches; -> this rank's (summed loss, tokens, seconds)."""
-    import torch.nn.functional as F
     from torch import nn
     from tqdm import tqdm
 
     from tagger import data, distributed
-    from tagger.vocab import IGNORE_INDEX
 
     config, model = run.config, run.model
     model.train()
@@ -304,7 +305,8 @@ def _train_epoch(run: _Run, epoch: int, caught) -> tuple[float, int, float]:
     t0, total_loss, total_tokens = time.perf_counter(), 0.0, 0
     # On N processes, every rank lists the same batches of N x --batch-size sentences
     # (one shuffle generator, same seed) and trains on its share of each.
-    batches = list(data.batches(run.splits.epoch_train(epoch, config.brown_share),
+    batches = list(data.batches(run.splits.epoch_train(epoch, config.brown_share,
+                                                       config.silver_share),
                                 run.processes * config.batch_size, shuffle=True,
                                 generator=run.shuffle))
     # disable=None: off when stderr is not a terminal
@@ -326,18 +328,7 @@ def _train_epoch(run: _Run, epoch: int, caught) -> tuple[float, int, float]:
         if config.word_dropout:
             batch.words = word_dropout(batch.words, run.counts, config.word_dropout,
                                        run.dropout_generator)
-        if batch.aux_tags is None:
-            log_probs = run.ddp_model(batch)  # (B, T, num_tags)
-            loss = tag_loss(log_probs.flatten(0, 1), batch.tags.flatten(), run.tag_set_mask)
-        else:
-            log_probs, aux_log_probs = run.ddp_model(batch, aux=True)
-            # Each head's loss is summed over the tokens that have its kind of tag, and both are
-            # divided by all of the batch's tokens: a token counts as much in one head as in the
-            # other, and a batch without one kind adds nothing to that head.
-            loss = (tag_loss(log_probs.flatten(0, 1), batch.tags.flatten(), run.tag_set_mask,
-                             reduction="sum")
-                    + F.nll_loss(aux_log_probs.flatten(0, 1), batch.aux_tags.flatten(),
-                                 ignore_index=IGNORE_INDEX, reduction="sum")) / tokens
+        loss = _batch_loss(run, batch, tokens)
         run.optimizer.zero_grad(set_to_none=True)
         # DDP averages the ranks' gradients. Weighting each rank's mean loss by its share of the
         # step's tokens makes that average the gradient of the mean over all the step's tokens,
@@ -353,6 +344,34 @@ def _train_epoch(run: _Run, epoch: int, caught) -> tuple[float, int, float]:
         bar.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
     return total_loss, total_tokens, time.perf_counter() - t0
+
+
+def _batch_loss(run: _Run, batch, tokens: int):
+    """The mean loss over the batch's tokens: NLLLoss (tag_loss) at gold tokens; at silver ones,
+    the cross-entropy with the teacher's probabilities, -sum_t q(t) log p(t), times
+    --silver-weight (Hinton et al.'s distillation, at temperature 1); with Brown's own tags, the
+    second head's NLLLoss as well."""
+    import torch.nn.functional as F
+
+    from tagger.vocab import IGNORE_INDEX
+
+    if batch.aux_tags is None:
+        log_probs = run.ddp_model(batch)  # (B, T, num_tags)
+        if batch.soft is None:
+            return tag_loss(log_probs.flatten(0, 1), batch.tags.flatten(), run.tag_set_mask)
+        aux_loss = 0.0
+    else:
+        log_probs, aux_log_probs = run.ddp_model(batch, aux=True)
+        # Each head's loss is summed over the tokens that have its kind of tag, and both are
+        # divided by all of the batch's tokens: a token counts as much in one head as in the
+        # other, and a batch without one kind adds nothing to that head.
+        aux_loss = F.nll_loss(aux_log_probs.flatten(0, 1), batch.aux_tags.flatten(),
+                              ignore_index=IGNORE_INDEX, reduction="sum")
+    loss = tag_loss(log_probs.flatten(0, 1), batch.tags.flatten(), run.tag_set_mask,
+                    reduction="sum") + aux_loss
+    if batch.soft is not None:
+        loss = loss - run.config.silver_weight * (batch.soft * log_probs).sum()
+    return loss / tokens
 
 
 def _end_epoch(run: _Run, epoch: int, loss: float, tokens_per_second: float, seconds: float,
@@ -471,7 +490,11 @@ def parse_args(argv=None) -> Config:
 
 
 def main(argv=None):
-    config = parse_args(argv)  # --help and a flag's error end here, before torch loads
+    run(parse_args(argv))  # --help and a flag's error end in parse_args, before torch loads
+
+
+def run(config: Config):
+    """Train as the command line does: report, and exit with one line on an error or Ctrl-C."""
     from tagger import distributed
 
     distributed.exits_at_once(cli(_run))(config)

@@ -42,6 +42,8 @@ class Batch:
     tags: torch.Tensor | None = None
     vectors: torch.Tensor | None = None  # ids into the pretrained vectors, when the model has them
     aux_tags: torch.Tensor | None = None  # ids of the second tag set, when the vocab has one
+    # (B, T, num_tags) a teacher's probabilities at silver tokens (tags given as dicts), else 0
+    soft: torch.Tensor | None = None
     # `chars` spells the forms `new_forms`; the forms numbered after them are those of `cached`'s
     # rows in the caller's tagger.model.FormCache (None: every form is spelt in `chars`).
     new_forms: list[str] = field(default_factory=list)
@@ -55,6 +57,7 @@ class Batch:
                      None if self.tags is None else self.tags.to(device),
                      None if self.vectors is None else self.vectors.to(device),
                      None if self.aux_tags is None else self.aux_tags.to(device),
+                     None if self.soft is None else self.soft.to(device),
                      self.new_forms, None if self.cached is None else self.cached.to(device),
                      None if self.form_words is None else self.form_words.to(device))
 
@@ -100,7 +103,8 @@ class Vocab:
         # Most frequent first, ties alphabetical, so the same corpus always gives the same ids.
         words = [PAD, UNK] + sorted(counts.keys() - {PAD, UNK}, key=lambda w: (-counts[w], w))
         chars = [PAD, UNK] + sorted({char for form in forms for char in form})
-        given = {tag for sentence in sentences for _, tag in sentence}
+        # Silver tokens' tags are dicts of a teacher's probabilities over these same tags.
+        given = {tag for sentence in sentences for _, tag in sentence if isinstance(tag, str)}
         aux = sorted({tag.partition(AUX_TAG)[2] for tag in given} - {""})
         given = {tag.partition(AUX_TAG)[0] for tag in given} - {""}
         tags = sorted({one for tag in given for one in tag.split(TAG_SET)})
@@ -175,16 +179,34 @@ class Vocab:
             char_lengths=torch.tensor([len(form) for form in chars], dtype=torch.long),
             forms=_scatter(place, flat),
             tags=None if tags is None else _pad(
-                [[self._tag_ids.get(tag.partition(AUX_TAG)[0], IGNORE_INDEX) for tag in t]
-                 for t in tags], IGNORE_INDEX),
+                [[self._tag_ids.get(tag.partition(AUX_TAG)[0], IGNORE_INDEX)
+                  if isinstance(tag, str) else IGNORE_INDEX for tag in t] for t in tags],
+                IGNORE_INDEX),
             vectors=_scatter(place, per_form(self.vector_id)[flat]) if self.vectors else None,
             aux_tags=None if tags is None or not self.aux_tags else _pad(
-                [[self._aux_tag_ids.get(tag.partition(AUX_TAG)[2], IGNORE_INDEX) for tag in t]
-                 for t in tags], IGNORE_INDEX),
+                [[self._aux_tag_ids.get(tag.partition(AUX_TAG)[2], IGNORE_INDEX)
+                  if isinstance(tag, str) else IGNORE_INDEX for tag in t] for t in tags],
+                IGNORE_INDEX),
+            soft=None if tags is None else self._soft_targets(tags, place.shape),
             new_forms=new,
             cached=cached,
             form_words=form_words,
         )
+
+    def _soft_targets(self, tags, shape) -> torch.Tensor | None:
+        """(B, T, num_tags) the probabilities of the silver tokens' dicts, 0 elsewhere; None when
+        no token has them."""
+        if not any(isinstance(probs, dict) for row in tags for probs in row):
+            return None
+        num_tags = len(self.tags)  # a teacher's tags are single ones, never sets
+        found = [(b, t, self._tag_ids[tag], p) for b, row in enumerate(tags)
+                 for t, probs in enumerate(row) if isinstance(probs, dict)
+                 for tag, p in probs.items() if self._tag_ids.get(tag, num_tags) < num_tags]
+        soft = torch.zeros(*shape, len(self.tags))
+        if found:
+            b, t, tag, p = zip(*found)
+            soft[b, t, tag] = torch.tensor(p)
+        return soft
 
     def tag_set_mask(self) -> torch.Tensor:
         """Which tags each tag id allows: row i is tag i alone, then one row per tag set.

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from conftest import needs_nltk
 from tagger import data
 from tagger.config import Config
-from tagger.data import batches, load_corpus, read_tagged, require_nltk
+from tagger.data import Splits, batches, load_corpus, read_silver, read_tagged, require_nltk
 from tagger.errors import CorpusFormatError, TaggerError
 
 PTB_TAGS = {"CC", "CD", "DT", "EX", "FW", "IN", "JJ", "JJR", "JJS", "LS", "MD", "NN", "NNS", "NNP",
@@ -389,3 +389,23 @@ def test_epochs_default_to_the_corpus_s_own_and_follow_the_flag():
     assert data.epochs_for(Config(), "wsj") == 12
     assert data.epochs_for(Config(), "treebank") == 30
     assert data.epochs_for(Config(epochs=3), "english") == 3
+
+
+def test_each_epoch_takes_the_next_share_of_the_silver_sentences():
+    gold, silver = [[("a", "DT")]], [[(str(i), {"NN": 1.0})] for i in range(8)]
+    splits = Splits("toy", gold, [], [], silver=silver)
+    taken = [splits.epoch_train(epoch, 1.0, 0.25)[1:] for epoch in range(1, 6)]
+    assert all(len(t) == 2 and splits.epoch_train(1, 1.0, 0.25)[0] == gold[0] for t in taken)
+    assert [s for t in taken[:4] for s in t] == silver and taken[4] == taken[0]
+
+
+def test_read_silver_reads_json_lines_and_names_the_line_it_cannot_read(tmp_path):
+    path = tmp_path / "silver.jsonl"
+    path.write_text('{"tokens": ["Hi", "!"], "tags": [{"UH": 0.9, "NNP": 0.1}, {}]}\n\n'
+                    '{"tokens": ["Hi"], "tags": []}\n')
+    with pytest.raises(CorpusFormatError, match=r"silver.jsonl:3: not a silver sentence"):
+        read_silver(path)
+    path.write_text('{"tokens": ["Hi", "!"], "tags": [{"UH": 0.9, "NNP": 0.1}, {}]}\n')
+    assert read_silver(path) == [[("Hi", {"UH": 0.9, "NNP": 0.1}), ("!", {})]]
+    with pytest.raises(TaggerError, match="not found; make one with python -m tagger.distill"):
+        read_silver(tmp_path / "none.jsonl")

@@ -1,4 +1,4 @@
-"""Tests for tagger.pretrain: reading raw text, word vectors, the two language models, saving and
+"""Tests for tagger.pretrain: word vectors, the two language models, saving and
 loading them, and a tagger trained on top of them (frozen, carried inside the model folder)."""
 
 import pytest
@@ -37,14 +37,6 @@ def pretrained(raw_file, tmp_path_factory):
 def test_vector_key_merges_case_and_digits():
     assert vector_key("Dog") == vector_key("DOG") == "dog"
     assert vector_key("1,234.5") == "0,000.0"
-
-
-def test_raw_text_is_split_into_sentences_and_tokenized_the_treebank_way(tmp_path):
-    path = tmp_path / "t.txt"
-    path.write_text("He didn't go. She said \"yes\" to it!\n\nOne more line\n")
-    assert list(pretrain.read_text(str(path))) == [
-        ["He", "did", "n't", "go", "."], ["She", "said", "``", "yes", "''", "to", "it", "!"],
-        ["One", "more", "line"]]
 
 
 def test_pretraining_gives_a_vector_to_every_word_seen_and_zero_to_pad_and_unk(pretrained):

@@ -126,6 +126,21 @@ def test_batches_split_by_tokens_tag_as_alone(tagger):
     assert tagger.tag_sents(sentences) == [tagger.tag(s) for s in sentences]
 
 
+def test_predict_proba_gives_every_tags_probability_and_predict_is_its_argmax(tagger, model_dir):
+    long = LONG.split()  # over MAX_SENTENCE_TOKENS: tagged in pieces, joined again
+    sentences = [["The", "dog", "ate"], [], long, ["Dogs", "ate", "."]]
+    probabilities = tagger.predict_proba(sentences)
+    assert [p.shape for p in probabilities] == [(len(s), len(tagger.vocab.tags)) for s in sentences]
+    assert all(torch.allclose(p.sum(-1), torch.ones(len(p))) for p in probabilities)
+    for p, (tags, best) in zip(probabilities, tagger.predict_scored(sentences)):
+        assert [tagger.vocab.tags[i] for i in p.argmax(-1).tolist()] == tags
+        assert torch.allclose(p.max(-1).values, torch.tensor(best))
+    # An ensemble's probabilities are its members' mean.
+    pair = PosTagger.load([model_dir, model_dir], "cpu")
+    for one, two in zip(probabilities, pair.predict_proba(sentences)):
+        assert torch.allclose(one, two, atol=1e-6)
+
+
 def test_each_window_is_tagged_from_a_cleared_form_cache(tagger):
     """So that a window's output is its own, whatever a process tagged before (--workers, bulk):
     only the training's frequent forms, computed at the start, stay."""
@@ -421,13 +436,13 @@ def test_long_sentences_are_cut_after_sentence_ends_within_the_limit():
 def test_huge_input_is_tagged_in_batches_within_the_token_budget(tagger, monkeypatch):
     """Memory stays bounded: no batch holds more than the budget, however long the input."""
     sizes = []
-    predict_batch = tagger._predict_batch
+    probabilities = tagger._probabilities
 
     def recording(sentences):
         sizes.append([len(s) for s in sentences])
-        return predict_batch(sentences)
+        return probabilities(sentences)
 
-    monkeypatch.setattr(tagger, "_predict_batch", recording)
+    monkeypatch.setattr(tagger, "_probabilities", recording)
     huge = (LONG.split() * 50)[:100_000]
     tagged = tagger.tag_sents([huge, ["The", "dog"], huge[:5_000]])
     assert [len(s) for s in tagged] == [100_000, 2, 5_000]

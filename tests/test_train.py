@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -21,7 +22,7 @@ from tagger import train as train_module
 from tagger.config import Config
 from tagger.errors import Interrupted, TaggerError
 from tagger.tag import PosTagger
-from tagger.train import learning_rate, recase, train, word_dropout
+from tagger.train import learning_rate, recase, tag_loss, train, word_dropout
 from tagger.data import read_tagged
 from tagger.vocab import IGNORE_INDEX, TAG_SET, Vocab
 
@@ -407,8 +408,6 @@ def test_sigkill_at_random_moments_leaves_whole_files_and_resume_ends_as_uninter
 
 
 def test_tag_loss_is_nll_for_one_tag_and_minus_log_of_the_set_probability_for_sets():
-    from tagger.train import tag_loss
-
     vocab = Vocab.build([[("a", "DT"), ("b", "VB|VBP"), ("c", "NN")], [("d", "VBP|NN")]])
     assert vocab.tags == ["DT", "NN", "VB", "VBP"] and vocab.tag_sets == ["VBP|NN", "VB|VBP"]
     batch = vocab.batch([["a", "b", "c"], ["d"]], [["DT", "VB|VBP", "NN"], ["VBP|NN"]])
@@ -473,3 +472,34 @@ def test_english_trains_on_wsj_and_a_share_of_brown(tmp_path):
         metrics, _ = run_train(tmp_path / tags, corpus="english", limit=60, epochs=1,
                                brown_tags=tags)
         assert 0 < metrics["dev_accuracy"] <= 1
+
+
+def test_batch_loss_adds_the_silver_tokens_cross_entropy_with_the_teacher_times_its_weight():
+    from tagger.train import _batch_loss
+
+    vocab = Vocab.build([[("a", "DT"), ("b", "NN"), ("c", "VB|VBP")]])
+    words = [["a", "b", "c"], ["b", "a"]]
+    tags = [["DT", "NN", "VB|VBP"], [{"NN": 0.75, "DT": 0.25}, {}]]
+    batch = vocab.batch(words, tags)
+    log_probs = torch.randn(2, 3, 4, dtype=torch.float64).log_softmax(-1)
+    run = SimpleNamespace(ddp_model=lambda b: log_probs[:len(b.lengths)],
+                          tag_set_mask=vocab.tag_set_mask(),
+                          config=Config(silver_weight=0.5))
+    p = log_probs.exp()
+    gold = -(log_probs[0, 0, 0] + log_probs[0, 1, 1] + (p[0, 2, 2] + p[0, 2, 3]).log())
+    silver = -(0.75 * log_probs[1, 0, 1] + 0.25 * log_probs[1, 0, 0])  # "{}" teaches nothing
+    assert torch.allclose(_batch_loss(run, batch, 5), (gold + 0.5 * silver) / 5)
+    gold_only = vocab.batch(words[:1], tags[:1])
+    assert torch.equal(_batch_loss(run, gold_only, 3), tag_loss(
+        log_probs[:1].flatten(0, 1), gold_only.tags.flatten(), vocab.tag_set_mask()))
+
+
+def test_a_silver_file_trains_with_its_words_in_the_vocabulary(tmp_path):
+    silver = tmp_path / "silver.jsonl"
+    silver.write_text("\n".join(json.dumps({"tokens": ["Zebras", "graze", "."],
+                                            "tags": [{"NNS": 0.9, "NN": 0.1}, {"VBP": 1.0},
+                                                     {".": 1.0}]}) for _ in range(40)) + "\n")
+    metrics, _ = run_train(tmp_path / "m", silver=str(silver), epochs=2)
+    tagger = PosTagger.load(tmp_path / "m")
+    assert tagger.vocab.is_known("Zebras") and tagger.config.silver == str(silver)
+    assert 0 < metrics["dev_accuracy"] <= 1

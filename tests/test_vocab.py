@@ -127,3 +127,18 @@ def test_from_json_refuses_invalid_json():
         Vocab.from_json("{not json")
     with pytest.raises(TaggerError, match="format version None"):
         Vocab.from_json("[1, 2]")
+
+
+def test_silver_tokens_give_soft_targets_and_no_tag_id():
+    # A silver token's tag is a dict of a teacher's probabilities (tagger.distill): it adds its
+    # words to the vocabulary but no tag, and becomes a row of `soft` with no id in `tags`.
+    silver = [("Dogs", {"NNS": 0.9, "VBZ": 0.1}), ("bark", {"VBP": 0.7, "NN": 0.3}), ("!", {})]
+    vocab = Vocab.build(TRAIN + [silver])
+    assert vocab.tags == [".", "DT", "NN", "VBD"] and vocab.is_known("Dogs")
+    batch = vocab.batch([["The", "dog"], [w for w, _ in silver]],
+                        [["DT", "NN"], [p for _, p in silver]])
+    assert batch.tags.tolist() == [[1, 2, -100], [-100, -100, -100]]
+    expected = torch.zeros(2, 3, 4)
+    expected[1, 1, vocab.tags.index("NN")] = 0.3  # tags the student lacks are left out
+    assert torch.equal(batch.soft, expected)
+    assert vocab.batch([["The", "dog"]], [["DT", "NN"]]).soft is None
