@@ -62,7 +62,10 @@ def identity(config: Config, vocab_json: str, device: torch.device, processes: i
     """What a resumed run must share with the run it continues. The vocabulary stands for the
     corpus: a corpus file changed in between would silently shift every word id. The number of
     processes (torchrun's world size) makes the batches, as a flag would."""
-    return {"config": {k: v for k, v in asdict(config).items() if k not in MAY_CHANGE},
+    # Through JSON, as the checkpoint keeps it: a tuple of values reads back as a list.
+    settings = json.loads(json.dumps({k: v for k, v in asdict(config).items()
+                                      if k not in MAY_CHANGE}))
+    return {"config": settings,
             "vocab_sha256": hashlib.sha256(vocab_json.encode()).hexdigest(),
             "device": device.type, "processes": processes}
 

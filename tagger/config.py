@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tagger.errors import TaggerError
+from tagger.rawtext import EVERYDAY
 
 if TYPE_CHECKING:
     import torch
@@ -121,6 +122,12 @@ class Config(Flags):
     silver: str = flag(None, "JSON Lines of sentences a teacher tagged with its probabilities "
                        "(python -m tagger.distill makes it): learnt from as well, each token "
                        "towards the teacher's probabilities")
+    self_train: int = flag(0, "self-training: after this epoch, the model tags the raw text of "
+                           "--self-train-text, and each later epoch also learns from a share of "
+                           "it (--silver-share), towards the model's probabilities (0 = never)",
+                           bounds="[0, inf)")
+    self_train_text: tuple = flag(EVERYDAY, "raw text for --self-train, whose words also join "
+                                  "the vocabulary: NLTK corpora or plain-text files")
     silver_share: float = flag(0.25, "the share of the silver sentences each epoch trains on, the "
                                "next slice each epoch", bounds="(0, 1]")
     silver_weight: float = flag(0.5, "a silver token's loss weight, a gold token's being 1",
@@ -176,6 +183,9 @@ class Config(Flags):
         if Path(self.out).name in ("", ".", ".."):
             raise TaggerError(f"--out must name a model folder, such as models/latest, got "
                               f"'{self.out}'")
+        if self.silver and self.self_train:
+            raise TaggerError("--silver and --self-train cannot go together: give the one or "
+                              "the other")
         return self
 
     # --- saved with the model -----------------------------------------------------------------
@@ -198,7 +208,9 @@ class Config(Flags):
         if unknown:
             raise TaggerError(f"{source} has unknown settings {sorted(unknown)}; "
                               "it was saved by another version, retrain the model")
-        return cls(**{k: v for k, v in data.items() if k in known})
+        # JSON has lists where the fields have tuples (flags of one or more values).
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+                      if k in known})
 
 
 def resolve_device(name: str) -> "torch.device":

@@ -17,7 +17,6 @@ students (other seeds, the other encoder) can learn from them with `tagger.train
 flag of `tagger.train` sets the student. MASC, the evaluation data, is never read.
 """
 
-import json
 import sys
 import time
 from dataclasses import replace
@@ -25,46 +24,9 @@ from dataclasses import replace
 from tagger.config import Config
 from tagger.errors import ArgumentParser, TaggerError, cli
 
-# A silver token keeps the teacher's tags of at least this probability: the rest is noise that
-# would cost a JSON entry each.
-MIN_PROBABILITY = 0.01
-# Sentences tagged per call: a window's worth, so that memory stays bounded.
-CHUNK = 20_000
-
-
-def silver_targets(probabilities, tags: list[str], targets: str) -> list[list[dict]]:
-    """Each token's learning target from its teachers' probabilities: probabilities (teachers,
-    tokens, num_tags); -> one {tag: probability} per token."""
-    if targets == "agree":
-        best = probabilities.argmax(-1)  # (teachers, tokens)
-        agreed = (best == best[0]).all(0).tolist()
-        return [{tags[b]: 1.0} if ok else {} for b, ok in zip(best[0].tolist(), agreed)]
-    mean = probabilities.mean(0)  # (tokens, num_tags)
-    if targets == "top":
-        return [{tags[b]: 1.0} for b in mean.argmax(-1).tolist()]
-    kept = []
-    for row in mean.tolist():
-        kept.append({tags[i]: round(p, 4) for i, p in enumerate(row) if p >= MIN_PROBABILITY})
-    return kept
-
-
-def tag_silver(teachers, sentences: list[list[str]], targets: str):
-    """The silver records ({"tokens", "tags"}) of `sentences` as `teachers` (PosTaggers over the
-    same tags) see them."""
-    import torch
-
-    tags = teachers[0].vocab.tags
-    for start in range(0, len(sentences), CHUNK):
-        chunk = sentences[start:start + CHUNK]
-        each = [teacher.predict_proba(chunk) for teacher in teachers]  # [teacher][sentence]
-        for k, tokens in enumerate(chunk):
-            probabilities = torch.stack([found[k] for found in each])  # (teachers, T, num_tags)
-            yield {"tokens": tokens, "tags": silver_targets(probabilities, tags, targets)}
-
-
 def make_silver(args, config: Config, path: str, log) -> int:
     """Tag the raw text with the teachers and write the silver file; -> its tokens."""
-    from tagger import rawtext, storage
+    from tagger import rawtext, silver
     from tagger.tag import PosTagger
 
     t0 = time.perf_counter()
@@ -79,12 +41,7 @@ def make_silver(args, config: Config, path: str, log) -> int:
     if any(t.vocab.tags != teachers[0].vocab.tags for t in teachers):
         raise TaggerError("the --teacher models predict other tags; give models trained on one corpus")
 
-    def write(name):
-        with open(name, "w", encoding="utf-8") as f:
-            for record in tag_silver(teachers, sentences, args.targets):
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-    storage.write_atomic(path, write)
+    silver.write(path, silver.tag_silver(teachers, sentences, args.targets))
     tokens = sum(map(len, sentences))
     log(f"silver: {len(sentences):,} sentences, {tokens:,} tokens of {', '.join(args.text)} "
         f"tagged by {len(args.teacher)} teacher(s), targets {args.targets}, in "

@@ -145,6 +145,7 @@ class _Run:
     checkpoint_path: object
     trained_with: dict  # what a checkpoint must match to be resumed
     progress: object  # checkpoint.Progress
+    raw: list  # --self-train's sentences of raw text (lists of tokens), or []
     start: float = 0.0  # when the time not yet in progress.seconds began
 
 
@@ -162,6 +163,8 @@ def train(config: Config, log=log):
         for epoch in range(run.progress.epoch + 1, run.config.epochs + 1):
             if run.progress.stopped:
                 break
+            if run.config.self_train and epoch > run.config.self_train and not run.splits.silver:
+                run.splits.silver = _self_silver(run)
             loss, tokens, seconds = _train_epoch(run, epoch, caught)
             loss, tokens = distributed.sum_over_ranks(loss, tokens)
             # Rank 0 checkpoints every rank's own random states.
@@ -184,7 +187,7 @@ def _set_up(config: Config, log) -> _Run:
     unfinished run when resuming."""
     import torch
 
-    from tagger import checkpoint, data, distributed, storage
+    from tagger import checkpoint, data, distributed, rawtext, storage
     from tagger.pretrain import PretrainedText
     from tagger.vocab import Vocab
 
@@ -200,11 +203,17 @@ def _set_up(config: Config, log) -> _Run:
     splits = data.load_corpus(config)
     config = dataclasses.replace(config, epochs=data.epochs_for(config, splits.name))
     pretrained = PretrainedText.load(config.pretrained) if config.pretrained else None
-    # Silver sentences lend their words too: the point of raw text is the words gold data lacks.
-    vocab = Vocab.build(splits.train + splits.more + splits.silver,
+    raw = [s for name in config.self_train_text for s in rawtext.read_text(name)] \
+        if config.self_train else []
+    # Silver sentences and raw text lend their words too: the point of raw text is the words
+    # gold data lacks. (A raw token's tag, an empty dict, teaches nothing.)
+    vocab = Vocab.build(splits.train + splits.more + splits.silver
+                        + [[(word, {}) for word in s] for s in raw],
                         pretrained.words if pretrained else ())
     more = f" (+ {len(splits.more)}, a share each epoch)" if splits.more else ""
     more += f" (+ {len(splits.silver)} silver, a share each epoch)" if splits.silver else ""
+    more += (f" (+ {len(raw)} raw, silver after epoch {config.self_train})"
+             if config.self_train else "")
     log(f"corpus {splits.name}: {len(splits.train)} train{more} / {len(splits.dev)} dev / "
         f"{len(splits.test)} test sentences; {len(vocab.words)} words, {len(vocab.chars)} chars, "
         f"{len(vocab.tags)} tags; device {device}")
@@ -221,7 +230,8 @@ def _set_up(config: Config, log) -> _Run:
                 dropout_generator=dropout_generator, generators=generators,
                 tag_set_mask=vocab.tag_set_mask().to(device),
                 counts=torch.tensor(vocab.word_counts, dtype=torch.float, device=device),
-                checkpoint_path=checkpoint_path, trained_with=trained_with, progress=progress)
+                checkpoint_path=checkpoint_path, trained_with=trained_with, progress=progress,
+                raw=raw)
 
 
 def _model_and_optimizer(config, vocab, pretrained, device, rank):
@@ -424,7 +434,35 @@ def _finish(run: _Run) -> dict:
                "test": test, "train_seconds": train_seconds}
     storage.save_metrics(run.config.out, metrics)
     run.checkpoint_path.unlink(missing_ok=True)  # the run is finished
+    self_silver_path(run.config.out).unlink(missing_ok=True)
     return metrics
+
+
+def self_silver_path(out) -> "Path":
+    """Where --self-train keeps its silver sentences while the run lasts, beside the checkpoint."""
+    from pathlib import Path
+
+    return Path(f"{str(out).rstrip('/')}.self-silver.jsonl")
+
+
+def _self_silver(run: _Run) -> list:
+    """--self-train's silver sentences: the raw text as the model of the epoch --self-train names
+    tags it, each token's target its probabilities. Made once, then kept beside the checkpoint,
+    where a resumed run finds them; every process makes (or reads) its own."""
+    from tagger import data, silver
+    from tagger.tag import PosTagger
+
+    path = self_silver_path(run.config.out)
+    if run.progress.epoch > run.config.self_train:  # resumed after it was made
+        return data.read_silver(path)
+    t0 = time.perf_counter()
+    tagger = PosTagger(run.saved_model, run.vocab, run.config, run.device)
+    records = list(silver.tag_silver([tagger], run.raw, "soft"))
+    if run.main:
+        silver.write(path, records)
+    run.log(f"self-training: the model of epoch {run.config.self_train} tagged {len(records):,} "
+            f"sentences of raw text in {time.perf_counter() - t0:.0f} s")
+    return [list(zip(r["tokens"], r["tags"])) for r in records]
 
 
 def _stop_if(run: _Run, stop: bool, caught):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import TINY_FLAGS, TINY_RUN
-from tagger import distill, rawtext
+from tagger import rawtext, silver
 from tagger.config import Config
 from tagger.data import read_silver
 from tagger.errors import CorpusFormatError
@@ -30,7 +30,7 @@ def teacher(tmp_path_factory):
 
 def targets(rows, kind):
     """silver_targets of probabilities given as (teachers, tokens, num_tags) nested lists."""
-    return distill.silver_targets(torch.tensor(rows, dtype=torch.float64), TAGS, kind)
+    return silver.silver_targets(torch.tensor(rows, dtype=torch.float64), TAGS, kind)
 
 
 # --- silver_targets ------------------------------------------------------------------------------
@@ -39,7 +39,7 @@ def targets(rows, kind):
 def test_soft_targets_keep_the_likely_tags_with_their_probability():
     found = targets([[[0.7, 0.29, 0.01], [0.0, 0.0099, 0.9901]]], "soft")
     assert found == [{"DT": 0.7, "NN": 0.29, "VB": 0.01}, {"VB": 0.9901}]
-    assert distill.MIN_PROBABILITY == 0.01  # the threshold the rows above straddle
+    assert silver.MIN_PROBABILITY == 0.01  # the threshold the rows above straddle
 
 
 def test_soft_targets_of_several_teachers_are_their_mean():
@@ -70,15 +70,15 @@ def test_agree_targets_keep_a_tag_only_where_every_teacher_picks_it():
 
 def test_soft_silver_of_a_teacher_is_its_probabilities(teacher, monkeypatch):
     model = PosTagger.load(teacher, "cpu")
-    monkeypatch.setattr(distill, "CHUNK", 3)  # two chunks: 3 sentences, then 1
-    records = list(distill.tag_silver([model], SENTENCES, "soft"))
+    monkeypatch.setattr(silver, "CHUNK", 3)  # two chunks: 3 sentences, then 1
+    records = list(silver.tag_silver([model], SENTENCES, "soft"))
     assert [r["tokens"] for r in records] == SENTENCES
     predicted = model.predict(SENTENCES)
     for record, tags, probabilities in zip(records, predicted, model.predict_proba(SENTENCES)):
         assert len(record["tags"]) == len(record["tokens"]) == probabilities.shape[0]
         assert [max(found, key=found.get) for found in record["tags"]] == tags
         for found, row in zip(record["tags"], probabilities.tolist()):
-            expected = {t: p for t, p in zip(model.vocab.tags, row) if p >= distill.MIN_PROBABILITY}
+            expected = {t: p for t, p in zip(model.vocab.tags, row) if p >= silver.MIN_PROBABILITY}
             assert found.keys() == expected.keys()
             assert found == pytest.approx(expected, abs=1e-4)
     # Far from uniform: sure tokens, and tags below MIN_PROBABILITY left out.
@@ -89,8 +89,8 @@ def test_soft_silver_of_a_teacher_is_its_probabilities(teacher, monkeypatch):
 def test_top_and_agree_silver_of_one_model_are_its_predicted_tags(teacher):
     model = PosTagger.load(teacher, "cpu")
     expected = [[{tag: 1.0} for tag in tags] for tags in model.predict(SENTENCES)]
-    top = list(distill.tag_silver([model], SENTENCES, "top"))
-    agree = list(distill.tag_silver([model, model], SENTENCES, "agree"))
+    top = list(silver.tag_silver([model], SENTENCES, "top"))
+    agree = list(silver.tag_silver([model, model], SENTENCES, "agree"))
     assert [r["tags"] for r in top] == [r["tags"] for r in agree] == expected
 
 

@@ -503,3 +503,48 @@ def test_a_silver_file_trains_with_its_words_in_the_vocabulary(tmp_path):
     tagger = PosTagger.load(tmp_path / "m")
     assert tagger.vocab.is_known("Zebras") and tagger.config.silver == str(silver)
     assert 0 < metrics["dev_accuracy"] <= 1
+
+
+RAW = ["Zebras graze on the plain. They run fast.", "The zebra ate grass and slept."] * 20
+
+
+@pytest.fixture
+def raw_text(tmp_path):
+    path = tmp_path / "raw.txt"
+    path.write_text("\n".join(RAW) + "\n")
+    return str(path)
+
+
+def test_self_training_tags_the_raw_text_once_and_learns_its_words(tmp_path, raw_text):
+    settings = dict(epochs=2, self_train=1, self_train_text=(raw_text,), silver_share=1.0)
+    _, messages = run_train(tmp_path / "m", **settings)
+    tagger = PosTagger.load(tmp_path / "m")
+    assert tagger.vocab.is_known("Zebras") and tagger.config.self_train == 1
+    made = [m for m in messages if m.startswith("self-training: the model of epoch 1 tagged 60 ")]
+    assert len(made) == 1 and "(+ 60 raw, silver after epoch 1)" in messages[0]
+    assert not train_module.self_silver_path(tmp_path / "m").exists()  # gone with the checkpoint
+    # Without self-training, the raw text's words are unknown: they came from it.
+    run_train(tmp_path / "plain", epochs=2)
+    assert not PosTagger.load(tmp_path / "plain").vocab.is_known("Zebras")
+
+
+@pytest.mark.parametrize("batch", [5, 9], ids=["in-the-epoch-it-is-made", "an-epoch-later"])
+def test_resume_of_a_self_training_run_ends_as_an_uninterrupted_run(tmp_path, monkeypatch,
+                                                                    raw_text, batch):
+    """Interrupted in epoch 2, the first to learn from the silver, it is made again from the
+    checkpoint's weights, which are those it was made from; interrupted in epoch 3, it is read
+    back from beside the checkpoint."""
+    settings = dict(epochs=3, self_train=1, self_train_text=(raw_text,), silver_share=1.0)
+    run_train(tmp_path / "whole", **settings)
+    interrupt_at_batch(monkeypatch, batch)
+    with pytest.raises(Interrupted):
+        run_train(tmp_path / "m", **settings)
+    assert train_module.self_silver_path(tmp_path / "m").exists()
+    monkeypatch.undo()
+    run_train(tmp_path / "m", resume=True, **settings)
+    assert_same_weights(tmp_path / "m", tmp_path / "whole")
+
+
+def test_silver_and_self_training_cannot_go_together(tmp_path, raw_text):
+    with pytest.raises(TaggerError, match="--silver and --self-train cannot go together"):
+        Config(silver=raw_text, self_train=1).validate()
