@@ -24,6 +24,7 @@ from dataclasses import replace
 from tagger.config import Config
 from tagger.errors import ArgumentParser, TaggerError, cli
 
+
 def make_silver(args, config: Config, path: str, log) -> int:
     """Tag the raw text with the teachers and write the silver file; -> its tokens."""
     from tagger import rawtext, silver
@@ -39,7 +40,8 @@ def make_silver(args, config: Config, path: str, log) -> int:
     else:
         teachers = [PosTagger.load(args.teacher, config.device)]
     if any(t.vocab.tags != teachers[0].vocab.tags for t in teachers):
-        raise TaggerError("the --teacher models predict other tags; give models trained on one corpus")
+        raise TaggerError("the --teacher models predict other tags; give models trained on one "
+                          "corpus")
 
     silver.write(path, silver.tag_silver(teachers, sentences, args.targets))
     tokens = sum(map(len, sentences))
