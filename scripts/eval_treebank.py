@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """The hand-made LSTM tagger, the nn.LSTM tagger and NLTK's perceptron on the Penn Treebank sample.
 
+(`--encoders hand torch rnn` adds the same tagger on the hand-made plain RNN, tagger.rnn.)
+
 Trains the NLTK averaged perceptron (5 iterations) and both LSTM taggers with the same configuration
 and seeds (or loads them with --reuse), with and without pretraining when --pretrained is given,
 tags the test split (wsj_0171-wsj_0199) with each, and writes to --report (default reports/treebank):
@@ -16,7 +18,7 @@ tags the test split (wsj_0171-wsj_0199) with each, and writes to --report (defau
     python scripts/eval_treebank.py --reuse ...                       # load the models if present
     python scripts/eval_treebank.py --pretrained models/pretrained --ensemble 2 --jobs 2
 
-Models go to --models as treebank-{hand,torch}[-pretrained]-seed{N}. Any training flag of
+Models go to --models as treebank-{hand,torch,rnn}[-pretrained]-seed{N}. Any training flag of
 `python -m tagger.train` (--epochs, --hidden-size ...) applies to every LSTM tagger. --ensemble K
 adds, for the last configuration (the pretrained one when --pretrained is given), ensembles of K
 models per seed N: those of seeds N, N + 1000, ..., N + 1000 (K - 1), the first being the single
@@ -45,7 +47,7 @@ from tagger.tag import PosTagger
 from tagger.train import train
 from tagger.vocab import Vocab
 
-ENCODERS = ("hand", "torch")
+ENCODERS = ("hand", "torch", "rnn")  # --encoders picks among them; hand and torch by default
 PERCEPTRON = "NLTK perceptron"
 
 
@@ -180,6 +182,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, Config]:
     parser.add_argument("--models", default="models", help="folder for the models (default: models)")
     parser.add_argument("--report", default="reports/treebank", help="output folder")
     parser.add_argument("--reuse", action="store_true", help="load already trained models")
+    parser.add_argument("--encoders", nargs="+", choices=ENCODERS, default=["hand", "torch"],
+                        help="the encoders to train and compare (default: hand torch; rnn adds "
+                             "the hand-made plain RNN)")
     parser.add_argument("--ensemble", type=int, default=1, metavar="K",
                         help="also evaluate the last configuration as ensembles of K models "
                              "per seed (default: 1, none)")
@@ -231,11 +236,11 @@ def score_lstm_taggers(args, base, splits, seeds, variants, results, first):
                                    out=str(Path(args.models) / f"{splits.name}-{name}-seed{seed}"))
 
     trained = train_all([member(encoder, pretrained, s)
-                         for _, pretrained, size in variants for encoder in ENCODERS
+                         for _, pretrained, size in variants for encoder in args.encoders
                          for seed in seeds for s in ensemble_seeds(seed, size)],
                         args.reuse, args.jobs)
     for suffix, pretrained, size in variants:
-        for encoder in ENCODERS:
+        for encoder in args.encoders:
             name = f"{encoder}{suffix}"
             results[name] = []
             for seed in seeds:
@@ -264,15 +269,18 @@ def write_report(report, base, splits, seeds, variants, results, first, predicti
     ev.plot_curves(histories, report / "curves.png", f"Training on {splits.name} (seed {seeds[0]})")
     agreement = {suffix.lstrip("-") or "no pretraining": ev.agreement(
                      predictions[f"hand{suffix}"], predictions[f"torch{suffix}"])
-                 for suffix, _, _ in variants}
+                 for suffix, _, _ in variants if f"torch{suffix}" in predictions
+                 and f"hand{suffix}" in predictions}
     machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
                f"torch {torch.__version__}")
-    test = first["hand"]
+    test = first[next(name for name in first if name != PERCEPTRON)]
+    names = {"hand": "hand-made LSTM", "torch": "nn.LSTM", "rnn": "hand-made RNN"}
+    encoders = [names[e] for e in names if e in first]
     markdown = "\n".join([
-        f"# {splits.name}: hand-made LSTM, nn.LSTM and NLTK's perceptron",
+        f"# {splits.name}: {', '.join(encoders)} and NLTK's perceptron",
         "",
         f"Test split: {test['tokens']:,} tokens, {test['unknown_tokens']:,} unknown to the training "
-        f"split. Same configuration for every LSTM tagger, seeds {seeds}"
+        f"split. Same configuration for every neural tagger, seeds {seeds}"
         + (f", pretrained: {base.pretrained}" if base.pretrained else "") + f"; {machine}.",
         "",
         seeds_table(results),
@@ -281,8 +289,9 @@ def write_report(report, base, splits, seeds, variants, results, first, predicti
         "",
         ev.summary_table(first),
         "",
-        "Agreement of the hand and nn.LSTM taggers on test tokens: "
-        + ", ".join(f"{100 * a:.2f}% ({k})" for k, a in agreement.items()) + ".",
+        ("Agreement of the hand and nn.LSTM taggers on test tokens: "
+         + ", ".join(f"{100 * a:.2f}% ({k})" for k, a in agreement.items()) + ".")
+        if agreement else "",
         "",
         "## Per tag (test, first seed)",
         "",

@@ -133,8 +133,9 @@ class Config(Flags):
     silver_weight: float = flag(0.5, "a silver token's loss weight, a gold token's being 1",
                                 bounds="(0, inf)")
     # model
-    encoder: str = flag("hand", "LSTM implementation: hand (tagger.lstm) or torch (nn.LSTM)",
-                        choices=("hand", "torch"))
+    encoder: str = flag("hand", "recurrent layers: hand (the hand-made LSTM, tagger.lstm), torch "
+                        "(nn.LSTM), or rnn (a hand-made plain tanh RNN, tagger.rnn, to compare)",
+                        choices=("hand", "torch", "rnn"))
     bidirectional: bool = flag(True, "run the sentence LSTM in both directions (the default)")
     embedding_size: int = flag(100, "word embedding size", bounds="[1, inf)")
     char_embedding_size: int = flag(30, "character embedding size", bounds="[1, inf)")

@@ -3,7 +3,9 @@
 Same constructor, parameter names and shapes (`weight_ih_l0`, `bias_hh_l1_reverse`, gates ordered
 i, f, g, o), same initialisation, same `forward(input, hx)` and outputs, dense or `PackedSequence`
 input, so a `state_dict` moves between the two either way. No fused recurrent op is used: the
-recurrence is a Python loop over time steps, and its backward pass is written by hand.
+recurrence is a Python loop over time steps, and its backward pass is written by hand. For
+learners, `record(lstm)` hands out what each layer computed (its gates i, f, g, o and its states
+c and h at every step), read from the pass itself (tagger.explain shows them).
 
 Why it is fast (by design, not by accident; `scripts/bench_lstm.py` measures it):
 - the input-to-hidden products of all time steps are one large product before the loop; only the
@@ -26,6 +28,7 @@ Why it is fast (by design, not by accident; `scripts/bench_lstm.py` measures it)
 import math
 import os
 import warnings
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -217,6 +220,32 @@ def _output(O, layout):
     return torch.cat([O[0], O[1][layout.reverse]], dim=1) if len(O) == 2 else O[0]
 
 
+def _internals(A, C, O, layout):
+    """One layer's gates (i, f, g, o), cell states c and hidden states h, each as `_output`
+    gives the hidden states: per row, both directions in each sequence's own time order.
+    -> {name: (N, D*H)}"""
+    i, f, g, o = A.chunk(4, dim=-1)  # (D, N, H) each
+    return {name: _output(v, layout) for name, v in zip("ifgoch", (i, f, g, o, C, O))}
+
+
+@contextmanager
+def record(module):
+    """Within `with record(lstm) as internals:`, every forward pass of the hand-made `lstm` (a
+    tagger.lstm.LSTM, or a tagger.rnn.RNN) appends to `internals`, for each layer in order, a
+    dict of what that layer computed, read from the pass itself: for an LSTM the gates "i", "f",
+    "g", "o" and the states "c" and "h" (nn.LSTM's names), for an RNN "h"; each shaped as the
+    layer's output is (dense, batch-first or packed, directions side by side on the last
+    dimension). Off, it costs one test of an attribute per layer."""
+    if not hasattr(module, "internals"):
+        raise TypeError(f"record needs a hand-made LSTM or RNN (tagger.lstm, tagger.rnn), got "
+                        f"{type(module).__name__}; load its state_dict into one")
+    module.internals = []
+    try:
+        yield module.internals
+    finally:
+        module.internals = None
+
+
 def _previous(first, states, layout):
     """The state each row's step started from: `first` (D, B, H) for the first step's rows, else
     the row of the step before in `states` (D, N, H). Gathered straight into one tensor: joining
@@ -234,10 +263,12 @@ class _LSTMLayer(torch.autograd.Function):
     """One layer with a hand-written backward pass through time."""
 
     @staticmethod
-    def forward(ctx, x, h0, c0, W_ih, W_hh, b, layout):
+    def forward(ctx, x, h0, c0, W_ih, W_hh, b, layout, internals=None):
         (h_n, c_n), (A, C, O, TC) = _forward(x, h0, c0, W_ih, W_hh, b, layout, save=True)
         ctx.layout, ctx.has_bias = layout, b is not None
         ctx.save_for_backward(x, h0, c0, W_ih, W_hh, A, C, O, TC)
+        if internals is not None:  # copies: the tensors saved for backward stay its own
+            internals.append({k: v.clone() for k, v in _internals(A, C, O, layout).items()})
         return _output(O, layout), h_n, c_n
 
     @staticmethod
@@ -281,21 +312,71 @@ class _LSTMLayer(torch.autograd.Function):
             dc = dc_s * f[:, s]
             dh = _stack([linear(da[d], W_hh_t[d]) for d in range(D)]) if per_direction else \
                 torch.bmm(da, W_hh)
-        dA = M  # (D, N, 4H)
-        # The weight gradients as one large product each, after the loop rather than per step.
-        xs = [x, x[layout.reverse]][:D]
-        # dAᵀ as a view: BLAS reads a transposed operand in place, and copying dA cost more than
-        # the two products it feeds.
-        dA_t = dA.transpose(1, 2)  # (D, 4H, N)
-        dW_hh = _stack([linear(dA_t[d], h_prev[d].t()) for d in range(D)])  # (D, 4H, H)
-        dW_ih = _stack([linear(dA_t[d], xs[d].t()) for d in range(D)])  # (D, 4H, I)
-        db = dA.sum(1) if ctx.has_bias else None
-        dx = None
-        if ctx.needs_input_grad[0]:
-            dx = linear(dA[0], W_ih[0].t())
-            if D == 2:
-                dx += linear(dA[1], W_ih[1].t())[layout.reverse]
-        return dx, dh, dc, dW_ih, dW_hh, db, None
+        # M is now dL/d(pre-activation) at every row (D, N, 4H)
+        dW_ih, dW_hh, db, dx = weight_gradients(M, x, h_prev, W_ih, layout, ctx.has_bias,
+                                                ctx.needs_input_grad[0])
+        return dx, dh, dc, dW_ih, dW_hh, db, None, None
+
+
+def weight_gradients(dA, x, h_prev, W_ih, layout, bias, input_grad):
+    """After the loop through time, the gradients of the weights, the bias and the input from
+    those of every row's pre-activations dA (D, N, G) (G: 4H for the LSTM, H for tagger.rnn's
+    RNN), each as one large product rather than one per step. -> (dW_ih, dW_hh, db, dx)"""
+    D = len(dA)
+    xs = [x, x[layout.reverse]][:D]
+    # dAᵀ as a view: BLAS reads a transposed operand in place, and copying dA cost more than
+    # the two products it feeds.
+    dA_t = dA.transpose(1, 2)  # (D, G, N)
+    dW_hh = _stack([linear(dA_t[d], h_prev[d].t()) for d in range(D)])  # (D, G, H)
+    dW_ih = _stack([linear(dA_t[d], xs[d].t()) for d in range(D)])  # (D, G, I)
+    db = dA.sum(1) if bias else None
+    dx = None
+    if input_grad:
+        dx = linear(dA[0], W_ih[0].t())
+        if D == 2:
+            dx += linear(dA[1], W_ih[1].t())[layout.reverse]
+    return dW_ih, dW_hh, db, dx
+
+
+def _shaped(rows, input, steps, batch, unbatched, batch_first):
+    """Packed rows (N, F) shaped as the output of an input like `input`: a PackedSequence
+    like it, or (T, B, F), batch-first (B, T, F), or unbatched (T, F)."""
+    if isinstance(input, PackedSequence):
+        return PackedSequence(rows, input.batch_sizes, input.sorted_indices,
+                              input.unsorted_indices)
+    output = rows.reshape(steps, batch, -1)  # (T, B, F)
+    if unbatched:
+        return output.squeeze(1)
+    return output.transpose(0, 1) if batch_first else output
+
+
+def check_arguments(hidden_size, num_layers, dropout):
+    """nn.LSTM's and nn.RNN's own checks of their sizes and dropout, with their messages."""
+    if not 0 <= dropout <= 1 or isinstance(dropout, bool):
+        raise ValueError("dropout should be a number in range [0, 1] representing the "
+                         "probability of an element being zeroed")
+    if hidden_size <= 0 or num_layers <= 0:
+        raise ValueError("hidden_size and num_layers must be greater than 0")
+    if dropout > 0 and num_layers == 1:
+        warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
+                      f"non-zero dropout expects num_layers greater than 1, but got "
+                      f"dropout={dropout} and num_layers={num_layers}")
+
+
+def register_weights(module, gates, factory):
+    """The weights of a recurrent module with `gates` blocks of hidden_size rows (4 for an LSTM,
+    1 for an RNN), named and registered in torch's order, so that the same seed initialises the
+    same numbers as nn.LSTM (nn.RNN) does."""
+    H, directions = module.hidden_size, 2 if module.bidirectional else 1
+    for layer in range(module.num_layers):
+        layer_input = module.input_size if layer == 0 else H * directions
+        for suffix in ["", "_reverse"][:directions]:
+            shapes = {"weight_ih": (gates * H, layer_input), "weight_hh": (gates * H, H)}
+            if module.bias:
+                shapes |= {"bias_ih": (gates * H,), "bias_hh": (gates * H,)}
+            for name, shape in shapes.items():
+                module.register_parameter(f"{name}_l{layer}{suffix}",
+                                          nn.Parameter(torch.empty(shape, **factory)))
 
 
 class LSTM(nn.Module):
@@ -306,32 +387,13 @@ class LSTM(nn.Module):
         super().__init__()
         if proj_size != 0:
             raise ValueError("proj_size is not supported by tagger.lstm.LSTM; use proj_size=0")
-        if not 0 <= dropout <= 1 or isinstance(dropout, bool):
-            raise ValueError("dropout should be a number in range [0, 1] representing the "
-                             "probability of an element being zeroed")
-        if hidden_size <= 0 or num_layers <= 0:
-            raise ValueError("hidden_size and num_layers must be greater than 0")
-        if dropout > 0 and num_layers == 1:
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
-                          f"non-zero dropout expects num_layers greater than 1, but got "
-                          f"dropout={dropout} and num_layers={num_layers}")
+        check_arguments(hidden_size, num_layers, dropout)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
         self.mode = "LSTM"
-        factory = {"device": device, "dtype": dtype}
-        directions = 2 if bidirectional else 1
-        # Registered in nn.LSTM's order, so the same seed initialises the same numbers.
-        for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
-            for suffix in ["", "_reverse"][:directions]:
-                shapes = {"weight_ih": (4 * hidden_size, layer_input),
-                          "weight_hh": (4 * hidden_size, hidden_size)}
-                if bias:
-                    shapes |= {"bias_ih": (4 * hidden_size,), "bias_hh": (4 * hidden_size,)}
-                for name, shape in shapes.items():
-                    self.register_parameter(f"{name}_l{layer}{suffix}",
-                                            nn.Parameter(torch.empty(shape, **factory)))
+        self.internals = None  # a list while `record(self)` is on
+        register_weights(self, 4, {"device": device, "dtype": dtype})
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -374,8 +436,8 @@ class LSTM(nn.Module):
                 raise RuntimeError(f"Expected hidden[{k}] size {expected}, got {list(state.shape)}")
 
     def _check_input(self, table, products, vectors):
-        if products is not None:
-            expected = (2 if self.bidirectional else 1, 4 * self.hidden_size)
+        if products is not None:  # (V, D, 4H); for tagger.rnn.RNN, which shares this, (V, D, H)
+            expected = (2 if self.bidirectional else 1, len(self.weight_ih_l0))
             if products.dim() != 3 or tuple(products.shape[1:]) != expected:
                 raise RuntimeError(f"products must be (V, {expected[0]}, {expected[1]}), from "
                                    f"input_products; got {list(products.shape)}")
@@ -408,6 +470,21 @@ class LSTM(nn.Module):
         return (seq.reshape(steps * batch, -1), torch.full((steps,), batch, dtype=torch.long),
                 steps, unbatched)
 
+    def _read_input(self, input, table, products):
+        """The input as packed rows, and what holds its values: (input (ids one wide, when they
+        are ids), x (N, I) or ids (N,), vectors (x, the table or the products), batch sizes,
+        steps (None if packed), unbatched)."""
+        if table is not None or products is not None:  # ids read as vectors one wide, then ids
+            input = input._replace(data=input.data.unsqueeze(-1)) \
+                if isinstance(input, PackedSequence) else input.unsqueeze(-1)
+        x, batch_sizes, steps, unbatched = self._rows(input)
+        vectors = x if table is None and products is None else \
+            (table if products is None else products)  # what holds the input's values
+        if vectors is not x:
+            x = x.squeeze(-1)  # (N,)
+        self._check_input(table, products, vectors)
+        return input, x, vectors, batch_sizes, steps, unbatched
+
     def input_products(self, rows):
         """What the first layer adds to each direction's gates for each of these input rows:
         W_ih x + b_ih + b_hh, (V, input_size) -> (V, D, 4H); for `forward(ids, products=...)`."""
@@ -424,16 +501,8 @@ class LSTM(nn.Module):
           (words in a batch of sentences).
         - `products` (V, D, 4H), from `input_products(table)` made before (inference only): the
           same, with the products themselves kept from one call to the next."""
-        packed = isinstance(input, PackedSequence)
-        if table is not None or products is not None:  # ids read as vectors one wide, then ids
-            input = input._replace(data=input.data.unsqueeze(-1)) if packed else input.unsqueeze(-1)
-        x, batch_sizes, steps, unbatched = self._rows(input)
-        batch = int(batch_sizes[0])
-        vectors = x if table is None and products is None else \
-            (table if products is None else products)  # what holds the input's values
-        if vectors is not x:
-            x = x.squeeze(-1)  # (N,)
-        self._check_input(table, products, vectors)
+        input, x, vectors, batch_sizes, steps, unbatched = self._read_input(input, table, products)
+        packed, batch = isinstance(input, PackedSequence), int(batch_sizes[0])
 
         directions = 2 if self.bidirectional else 1
         h0, c0 = self._initial_states(hx, input, vectors, batch, unbatched)
@@ -445,28 +514,35 @@ class LSTM(nn.Module):
             raise RuntimeError("LSTM products= is for inference; give table= to train")
         if record and table is not None:  # the backward pass reads the input's rows one by one
             x, table = F.embedding(x, table), None
+        internals = [] if self.internals is not None else None  # {name: (N, D*H)} per layer
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             W_ih, W_hh, b = self._layer_weights(layer)
             layer_states = slice(layer * directions, (layer + 1) * directions)
             h0_l, c0_l = h0[layer_states], c0[layer_states]  # (D, B, H)
             if record:
-                x, h_l, c_l = _LSTMLayer.apply(x, h0_l, c0_l, W_ih, W_hh, b, layout)
+                x, h_l, c_l = _LSTMLayer.apply(x, h0_l, c0_l, W_ih, W_hh, b, layout, internals)
             else:
-                (h_l, c_l), (_, _, O, _) = _forward(x, h0_l, c0_l, W_ih, W_hh, b, layout,
-                                                    save=False, table=table, products=products)
+                (h_l, c_l), (A, C, O, _) = _forward(
+                    x, h0_l, c0_l, W_ih, W_hh, b, layout, save=internals is not None,
+                    table=table, products=products)
                 x, table, products = _output(O, layout), None, None
+                if internals is not None:
+                    internals.append(_internals(A, C, O, layout))
             h_n.append(h_l)
             c_n.append(c_l)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, training=True)
 
         h_n, c_n = torch.cat(h_n), torch.cat(c_n)  # (L*D, B, H)
-        if packed:
-            if input.unsorted_indices is not None:
-                h_n, c_n = (s.index_select(1, input.unsorted_indices) for s in (h_n, c_n))
-            return PackedSequence(x, batch_sizes, input.sorted_indices, input.unsorted_indices), (h_n, c_n)
-        output = x.view(steps, batch, -1)  # (T, B, D*H)
+        if packed and input.unsorted_indices is not None:
+            h_n, c_n = (s.index_select(1, input.unsorted_indices) for s in (h_n, c_n))
         if unbatched:
-            return output.squeeze(1), (h_n.squeeze(1), c_n.squeeze(1))
-        return (output.transpose(0, 1) if self.batch_first else output), (h_n, c_n)
+            h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)
+
+        def shaped(rows):  # (N, F) -> as nn.LSTM shapes its output
+            return _shaped(rows, input, steps, batch, unbatched, self.batch_first)
+
+        if internals is not None:
+            self.internals.extend({k: shaped(v) for k, v in layer.items()} for layer in internals)
+        return shaped(x), (h_n, c_n)

@@ -8,7 +8,8 @@ The character BiLSTM gives every word, seen or not, a representation from its sp
 what lets the tagger guess the tag of a word it never saw; pretrained vectors (tagger.pretrain) add
 how the word is used in raw text, for many more words than training has. `config.encoder` picks the LSTM
 implementation, `tagger.lstm.LSTM` ("hand") or `torch.nn.LSTM` ("torch"), for every LSTM in the
-network; nothing else differs, so the two taggers are one model on two implementations.
+network; nothing else differs, so the two taggers are one model on two implementations. ("rnn" puts
+the hand-made plain RNN of `tagger.rnn` in their place, for learners to compare the two.)
 """
 
 import torch
@@ -16,10 +17,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from tagger import lstm
+from tagger import lstm, rnn
 from tagger.config import Config
 
-ENCODERS = {"hand": lstm.LSTM, "torch": nn.LSTM}
+# The recurrent layers of each --encoder: the hand-made LSTM, nn.LSTM, or the hand-made plain RNN
+# (tagger.rnn), the LSTM's point of comparison for learners (scripts/gradients_through_time.py).
+ENCODERS = {"hand": lstm.LSTM, "torch": nn.LSTM, "rnn": rnn.RNN}
 
 # A form cache holds at most this many bytes (64 MB): 16,384 forms' input products, or 65,536
 # forms' character vectors, with the default sizes. By Zipf's law the forms met first are the
@@ -32,10 +35,11 @@ FREQUENT_FORMS = 8192
 def run_lstm(module, ids, lengths, table):
     """An LSTM over table[ids] (ids: (B, T), padded; lengths on the CPU), packed: the hand-made
     LSTM is given the table and the ids, so that without a backward pass it makes the input
-    product of each row of the table once, not once per position (tagger.lstm.LSTM.forward);
-    nn.LSTM is given the rows. -> (PackedSequence of outputs, (h_n, c_n))"""
+    product of each row of the table once, not once per position (tagger.lstm.LSTM.forward;
+    the hand-made RNN reads ids the same way); nn.LSTM is given the rows.
+    -> (PackedSequence of outputs, (h_n, c_n), or h_n alone for an RNN)"""
     packed = pack_padded_sequence(ids, lengths, batch_first=True, enforce_sorted=False)
-    if isinstance(module, lstm.LSTM):
+    if isinstance(module, (lstm.LSTM, rnn.RNN)):
         return module(packed, table=table)
     return module(packed._replace(data=F.embedding(packed.data, table)))
 
@@ -54,8 +58,10 @@ class Pretrained(nn.Module):
         self.vectors = nn.Embedding(num_words, size, padding_idx=0)
         # One bidirectional LSTM is the two language models: its forward direction has read the
         # sentence up to and including the word, its backward direction from the word to the end.
-        self.lstm = (ENCODERS[encoder](size, hidden_size, batch_first=True, bidirectional=True)
-                     if hidden_size else None)
+        # (tagger.pretrain trains LSTMs: with --encoder rnn they stay hand-made LSTMs.)
+        LSTM = nn.LSTM if encoder == "torch" else lstm.LSTM
+        self.lstm = LSTM(size, hidden_size, batch_first=True, bidirectional=True) \
+            if hidden_size else None
         self.output_size = size + 2 * hidden_size
         self.requires_grad_(False)
 
@@ -150,8 +156,8 @@ class Tagger(nn.Module):
         """One vector per distinct word form: the char BiLSTM's two final states. -> (U, 2C)"""
         if not len(chars):  # every form's vector is cached
             return self.char_embedding.weight.new_empty(0, 2 * self.char_lstm.hidden_size)
-        # h_n: (2, U, C), forward end and backward start
-        _, (h_n, _) = run_lstm(self.char_lstm, chars, char_lengths, self.char_embedding.weight)
+        _, state = run_lstm(self.char_lstm, chars, char_lengths, self.char_embedding.weight)
+        h_n = state[0] if isinstance(state, tuple) else state  # (2, U, C): forward end, backward start
         return torch.cat([h_n[0], h_n[1]], dim=-1)
 
     def _encode_tokens(self, batch, forms):
@@ -170,7 +176,8 @@ class Tagger(nn.Module):
         forms, computed in chunks of a fixed size and order (see FormCache)."""
         if hasattr(self.lstm, "input_products") and self.pretrained is None:
             directions = 2 if self.lstm.bidirectional else 1
-            cache = FormCache(directions * 4 * self.lstm.hidden_size, products=True)
+            gates = len(self.lstm.weight_ih_l0)  # 4H for an LSTM, H for an RNN
+            cache = FormCache(directions * gates, products=True)
         else:
             cache = FormCache(2 * self.char_lstm.hidden_size)
         frequent = vocab.frequent_forms(min(FREQUENT_FORMS, cache.limit // 2))
@@ -181,7 +188,7 @@ class Tagger(nn.Module):
                 rows = self.encode_chars(batch.chars, batch.char_lengths)  # (U, 2C)
                 if cache.products:
                     features = torch.cat([self.word_embedding(batch.form_words), rows], dim=-1)
-                    rows = self.lstm.input_products(features).flatten(1)  # (U, D * 4H)
+                    rows = self.lstm.input_products(features).flatten(1)  # (U, D * 4H) (RNN: D * H)
                 cache.vectors(rows, batch)
         cache.fixed = dict(cache.rows)
         return cache

@@ -5,6 +5,11 @@
                   optional: "split": "lines", "tagset": "universal"     it; or tokens as given
                -> {"sentences": [{"tokens": [...], "tags": [...], "probabilities": [...],
                                   "spans": [[0, 3], ...]}, ...]}         (spans: for text)
+    POST /explain the same body (at most EXPLAIN_TOKENS tokens; the model's own tags)
+               -> {"sentences": [{"tokens", "tags", "spans", "top": [[{"tag", "probability"}]],
+                                  "layers": [{"i", "f", "g", "o", "c", "h": (T, D, H) lists,
+                                              "norm": {"c": (T, D)}}], ...}, ...]}
+                  what the sentence LSTM computed inside (tagger.explain), for the page
     GET  /health  {"status": "ok"}
     GET  /model   the models' folders, config, tag set and test figures (metrics.json)
     GET  /        a web page: type text, see each word's tag (static files in tagger/static)
@@ -49,6 +54,9 @@ STATIC = Path(__file__).parent / "static"
 ERRORS = [(400, "the body is not JSON"), (413, "the body or the request is over the limits"),
           (422, "the request is not of the documented shape"), (503, "too many tokens wait")]
 SHAPE = 'send {"text": "..."} or {"sentences": [["token", ...], ...]}'
+# Every internal of every token is sent (6 x 2 x 128 numbers with the default sizes), so
+# /explain takes a few sentences, not a document.
+EXPLAIN_TOKENS = 200
 FIELDS = {"text", "sentences", "split", "tagset"}
 
 
@@ -209,6 +217,8 @@ def create_app(tagger, folders, max_body=1_000_000, max_tokens=10_000, max_wait=
                           status: {"description": meaning, "content": {"application/json": {
                               "example": {"error": "a one-line message"}}}}
                           for status, meaning in ERRORS})
+    app.add_api_route("/explain", explain, methods=["POST"], openapi_extra={"requestBody": body},
+                      responses={status: {"description": meaning} for status, meaning in ERRORS})
     app.add_api_route("/health", health, methods=["GET"])
     app.add_api_route("/model", model, methods=["GET"])
     app.add_api_route("/", page, methods=["GET"], include_in_schema=False)
@@ -309,6 +319,30 @@ async def tag(request: "Request"):
         {"tokens": tokens, "tags": t, "probabilities": [round(p, 4) for p in probabilities],
          **({"spans": job.spans[k]} if job.spans is not None else {})}
         for k, (tokens, t, (_, probabilities)) in enumerate(zip(job.tokens, tags, scored))]})
+
+
+async def explain(request: "Request"):
+    """What the sentence LSTM computed inside for each sentence: its gates and cell states per
+    token and direction, the tags, and each token's three most probable tags (tagger.explain)."""
+    state = request.app.state
+    try:
+        job = read_request(await request.body())
+    except BadRequest as e:
+        return error(e.status, str(e))
+    if job.tagset != "model":
+        return error(422, '/explain gives the model\'s own tags; leave "tagset" out')
+    count = sum(len(s) for s in job.tokens)
+    if count > EXPLAIN_TOKENS:
+        return error(413, f"{count:,} tokens is over the limit of {EXPLAIN_TOKENS} for /explain; "
+                          "send a sentence or a few")
+    # In the batcher's one worker thread, as tagging is: the model is never run by two at once.
+    explanations = await asyncio.get_running_loop().run_in_executor(
+        state.batcher.executor, state.tagger.explain_sents, [s for s in job.forms if s])
+    found = iter(explanations)
+    return JSONResponse({"sentences": [
+        {**next(found).to_dict(), "tokens": tokens,
+         **({"spans": job.spans[k]} if job.spans is not None else {})}
+        for k, tokens in enumerate(job.tokens) if tokens]})
 
 
 async def health():

@@ -210,6 +210,18 @@ class PosTagger:
         return [list(zip(s.tokens, tags, s.spans))
                 for s, tags in zip(found, self.predict([s.forms for s in found]))]
 
+    def explain(self, tokens):
+        """What the sentence LSTM computed inside for one sentence of tokens: its gates and
+        states at every token and direction, the tags and each token's three most probable
+        (tagger.explain.Explanation). For an ensemble, the first model's."""
+        return self.explain_sents([tokens])[0]
+
+    def explain_sents(self, sentences):
+        """An Explanation per sentence of tokens, from one forward pass of the first model."""
+        from tagger.explain import explain
+
+        return explain(self.model, self.vocab, [list(s) for s in sentences], self.device)
+
     def scores(self, gold):
         """Accuracy, known/unknown-word accuracy and per-tag scores on tagged sentences."""
         from tagger.evaluate import evaluate  # scikit-learn and matplotlib: slow to import for the CLI

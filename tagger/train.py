@@ -1,4 +1,4 @@
-"""Train a tagger: `python -m tagger.train --bidirectional [--corpus treebank] [--encoder hand|torch]`.
+"""Train a tagger: `python -m tagger.train --bidirectional [--corpus treebank] [--encoder hand|torch|rnn]`.
 
 Reads the corpus, builds the vocabularies from the training split, trains with Adam on NLLLoss,
 evaluates on dev after every epoch, keeps the best model (saved atomically to `--out`), stops early

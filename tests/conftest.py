@@ -1,7 +1,8 @@
 """Shared test setup: point NLTK at the workspace's shared data when NLTK_DATA is not set, run
 torch on one thread; and the helpers the test modules share: tiny model sizes, a skip marker for
-missing NLTK data, weight comparison, and fixtures that run the real command line and check its
-one-line errors. Test modules import the constants and functions (`from conftest import TINY`)."""
+missing NLTK data, weight comparison, the LSTM's equations one step at a time, and fixtures that
+run the real command line and check its one-line errors. Test modules import the constants and
+functions (`from conftest import TINY`)."""
 
 import os
 import signal
@@ -52,6 +53,35 @@ def assert_same_weights(a, b):
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+def lstm_equations(weights, x, lengths, layers, bidirectional):
+    """The LSTM's equations, one step at a time, from nn.LSTM-named weights: every layer's
+    i, f, g, o, c and h for each sequence of x (B, T, I), each (B, T, D*H), zeros on padding."""
+    B, T, _ = x.shape
+    found, inputs = [], x
+    for layer in range(layers):
+        per_direction = []
+        for suffix in ["", "_reverse"][: 1 + bidirectional]:
+            W_ih, W_hh = weights[f"weight_ih_l{layer}{suffix}"], weights[f"weight_hh_l{layer}{suffix}"]
+            b = weights[f"bias_ih_l{layer}{suffix}"] + weights[f"bias_hh_l{layer}{suffix}"]
+            H = W_hh.shape[1]
+            out = {k: torch.zeros(B, T, H, dtype=x.dtype) for k in "ifgoch"}
+            for s in range(B):
+                n = int(lengths[s])
+                h, c = torch.zeros(H, dtype=x.dtype), torch.zeros(H, dtype=x.dtype)
+                for t in (range(n - 1, -1, -1) if suffix else range(n)):
+                    a = W_ih @ inputs[s, t] + W_hh @ h + b
+                    i, f, o = (torch.sigmoid(a[k * H : (k + 1) * H]) for k in (0, 1, 3))
+                    g = torch.tanh(a[2 * H : 3 * H])
+                    c = f * c + i * g
+                    h = o * torch.tanh(c)
+                    for k, v in zip("ifgoch", (i, f, g, o, c, h)):
+                        out[k][s, t] = v
+            per_direction.append(out)
+        found.append({k: torch.cat([d[k] for d in per_direction], dim=-1) for k in "ifgoch"})
+        inputs = found[-1]["h"]
+    return found
 
 
 def _run_cli(module, *args, cwd=None, input=None, env=None):

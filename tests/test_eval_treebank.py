@@ -105,3 +105,20 @@ def test_reuse_takes_a_longer_run_when_a_shorter_one_saves_the_same_model(tmp_pa
     assert script.same_model_with_epochs(saved, stopped, 10)
     cosine = Config(**{**tiny, "lr_schedule": "cosine"}, epochs=6)
     assert not script.same_model_with_epochs(cosine, long, best)
+
+
+def test_the_hand_made_rnn_is_a_third_encoder_scored_as_the_others(tmp_path):
+    models, report = tmp_path / "models", tmp_path / "report"
+    result = subprocess.run([sys.executable, str(SCRIPT), *TINY, "--epochs", "2", "--models",
+                             str(models), "--report", str(report), "--encoders", "hand", "rnn"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    results = json.loads((report / "report.json").read_text())["results"]
+    assert set(results) == {"NLTK perceptron", "hand", "rnn"}
+    test = data.read_tagged(data.TOY_DIR / "test.txt")
+    rnn = PosTagger.load(models / "toy-rnn-seed1", "cpu")
+    assert rnn.config.encoder == "rnn"
+    assert results["rnn"][0]["accuracy"] == rnn.scores(test)["accuracy"]
+    markdown = (report / "report.md").read_text()
+    assert "hand-made LSTM, hand-made RNN and NLTK's perceptron" in markdown
+    assert "Agreement" not in markdown  # hand against nn.LSTM only

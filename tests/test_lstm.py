@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from tagger.lstm import LSTM, _LSTMLayer, packed_layout
+from conftest import lstm_equations
+from tagger.lstm import LSTM, _LSTMLayer, packed_layout, record
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 TOLERANCE = {torch.float64: 1e-8, torch.float32: 1e-5}
@@ -272,3 +273,52 @@ def test_ids_of_a_table_read_as_nn_lstm_reads_the_rows(layers, bidirectional, ba
     g_grads = torch.autograd.grad(loss(read(mine, "table")), [table, *mine.parameters()])
     for e, g in zip(e_grads, g_grads):
         assert torch.allclose(g, e, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("grad", [False, True])
+@pytest.mark.parametrize("layers,bidirectional,batch_first,packed",
+                         [(1, True, True, True), (2, True, False, True), (2, False, True, False),
+                          (1, False, False, False)])
+def test_recorded_internals_are_the_lstm_equations_on_nn_lstm_weights(layers, bidirectional,
+                                                                     batch_first, packed, grad):
+    """What `record` reads from the pass itself equals the gates and states recomputed from the
+    weights (nn.LSTM's, loaded into the hand-made LSTM), with and without a backward pass, and
+    the output is the same as without recording."""
+    ref, mine = pair(5, input_size=3, hidden_size=4, num_layers=layers,
+                     bidirectional=bidirectional, batch_first=batch_first)
+    x = torch.randn(3, 5, 3, dtype=torch.float64)  # (B, T, I)
+    lengths = torch.tensor([5, 2, 4]) if packed else torch.tensor([5, 5, 5])
+    expected = lstm_equations(ref.state_dict(), x, lengths, layers, bidirectional)
+    inp = x if batch_first else x.transpose(0, 1)
+    if packed:
+        inp = pack_padded_sequence(inp, lengths, batch_first=batch_first, enforce_sorted=False)
+    with torch.set_grad_enabled(grad):
+        plain, _ = mine(inp)
+        with record(mine) as internals:
+            out, _ = mine(inp)
+        assert mine.internals is None  # off again
+    assert len(internals) == layers and all(set(d) == set("ifgoch") for d in internals)
+    for layer, (got, want) in enumerate(zip(internals, expected)):
+        for name in "ifgoch":
+            value = got[name]
+            if packed:
+                assert isinstance(value, nn.utils.rnn.PackedSequence)
+                value, _ = pad_packed_sequence(value, batch_first=True)
+            elif not batch_first:
+                value = value.transpose(0, 1)
+            assert not value.requires_grad
+            assert torch.allclose(value, want[name][:, : value.shape[1]], atol=1e-10, rtol=0), \
+                f"layer {layer} {name}"
+    data = (lambda o: o.data) if packed else (lambda o: o)  # noqa: E731
+    assert torch.equal(data(out), data(plain))
+    assert torch.equal(data(internals[-1]["h"]), data(out))
+
+
+def test_record_refuses_nn_lstm_and_unbatched_internals_have_the_outputs_shape():
+    with pytest.raises(TypeError, match="load its state_dict into one"):
+        with record(nn.LSTM(2, 3)):
+            pass
+    mine = LSTM(2, 3, bidirectional=True)
+    with torch.no_grad(), record(mine) as internals:
+        out, _ = mine(torch.randn(4, 2))  # (T, I): unbatched
+    assert all(v.shape == out.shape == (4, 6) for v in internals[0].values())

@@ -1,9 +1,11 @@
 """Tests for tagger.serve: the HTTP API in process (FastAPI's TestClient), checked against the
 PosTagger it serves (text split into sentences as tag_text splits it, spans and all); any JSON payload gets a documented error or one tag per token (hypothesis);
 concurrent clients share forward passes; a real server finishes its requests on SIGTERM; and the
-web page, in a real headless Chromium, shows the tags of what is typed into it."""
+web page, in a real headless Chromium, shows the tags of what is typed into it and, under them,
+what the LSTM computed inside (POST /explain, checked against PosTagger.explain)."""
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -11,8 +13,10 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -81,6 +85,35 @@ def test_sentences_are_tagged_as_given(client, tagger):
     got = client.post("/tag", json={"sentences": sentences}).json()["sentences"]
     assert [s["tokens"] for s in got] == sentences
     assert [s["tags"] for s in got] == tagger.predict(sentences)
+
+
+def test_explain_gives_the_internals_tagger_explain_gives(client, tagger):
+    text = "The dog ate the apple. It was red."
+    got = client.post("/explain", json={"text": text})
+    assert got.status_code == 200, got.text
+    sentences = got.json()["sentences"]
+    expected = tagger.tag_text(text)
+    assert [s["tokens"] for s in sentences] == [[w for w, _, _ in s] for s in expected]
+    assert [s["spans"] for s in sentences] == [[list(span) for _, _, span in s] for s in expected]
+    for found, tagged in zip(sentences, expected):
+        explanation = tagger.explain([w for w, _, _ in tagged])
+        assert found["tags"] == [t for _, t, _ in tagged] == explanation.tags
+        assert found["top"][0][0]["tag"] == explanation.top[0][0][0]
+        for name in "ifgoch":
+            assert torch.allclose(torch.tensor(found["layers"][0][name]),
+                                  explanation.layers[0][name], atol=1e-3)
+    tokens = client.post("/explain", json={"sentences": [["The", "dog"], []]})
+    assert tokens.status_code == 200 and len(tokens.json()["sentences"]) == 1
+
+
+@pytest.mark.parametrize("body, status, words", [
+    ({"text": "a " * 201}, 413, "limit of 200 for /explain"),
+    ({"text": "The dog", "tagset": "universal"}, 422, "own tags"),
+    ({"text": ""}, 422, "nothing to tag"),
+    ({"txt": "x"}, 422, "unknown field")])
+def test_explain_refuses_what_it_cannot_explain_in_one_line(client, body, status, words):
+    got = client.post("/explain", json=body)
+    assert got.status_code == status and words in got.json()["error"]
 
 
 def test_other_paths_and_methods_get_json_errors_too(client):
@@ -293,6 +326,120 @@ def test_the_page_shows_the_tags_of_typed_text_in_a_real_browser(server, tagger,
         assert "nothing to tag" in page.text_content("#error")
         assert page.locator("#model").text_content().endswith("model")  # the folder's name
         browser.close()
+
+
+def _heatmaps(page):
+    return page.eval_on_selector_all("#inside [data-name]", "maps => maps.map(m => "
+                                     "[m.dataset.name, m.dataset.rows, m.dataset.cols])")
+
+
+def _hover(page, name, x, y):
+    """Hovers a heatmap's cell -> the tooltip's (token, where, value)."""
+    page.hover(f"#inside [data-name='{name}'] canvas", position={"x": x, "y": y})
+    page.wait_for_selector("#inside-tip:not([hidden])")
+    token, where, value = page.eval_on_selector_all("#inside-tip > *",
+                                                    "parts => parts.map(p => p.textContent)")
+    assert value.startswith(f"{name} = ")
+    return token, where, float(value.split("=")[1].replace("−", "-"))
+
+
+def _check_heatmaps(page, words, layer):
+    """One heatmap per internal, a row per token: the mean of the units per direction, then
+    every unit; hovering a cell gives its token, direction and value."""
+    H = layer["h"].shape[-1]
+    assert _heatmaps(page) == [[n, "5", "1"] for n in "ifgoch"]
+    assert page.eval_on_selector_all("[data-name='i'] .rows li",
+                                     "rows => rows.map(r => r.textContent)") == words
+    token, where, value = _hover(page, "f", 10, 8)  # first row, forward column
+    assert token == "The" and where.startswith("forward")
+    assert value == pytest.approx(layer["f"][0, 0].mean().item(), abs=1e-3)
+    box = page.locator("[data-name='f'] canvas").bounding_box()
+    token, where, value = _hover(page, "f", box["width"] - 5, 8)  # first row, backward column
+    assert token == "The" and where.startswith("backward")
+    assert value == pytest.approx(layer["f"][0, 1].mean().item(), abs=1e-3)
+    page.check("#inside-units")  # every unit: H columns a direction
+    page.wait_for_function(f"document.querySelector(\"[data-name='c']\").dataset.cols === '{H}'")
+    assert _heatmaps(page) == [[n, "5", str(H)] for n in "ifgoch"]
+    box = page.locator("[data-name='c'] canvas").bounding_box()
+    unit_width = (box["width"] - 6) / (2 * H)  # both directions, 6 px apart
+    token, where, value = _hover(page, "c", 2.5 * unit_width, 22 * 1.5)  # dog, unit 3, forward
+    assert token == "dog" and where == f"forward · unit 3 of {H}"
+    assert value == pytest.approx(layer["c"][1, 0, 2].item(), abs=1e-3)
+    page.mouse.move(0, 0)
+
+
+def _check_top_tags(page, words, explanation):
+    """Each token's three most probable tags, with their probabilities (and bars)."""
+    rows = page.eval_on_selector_all(
+        "#top tbody tr", "rows => rows.map(r => [r.querySelector('th').textContent, "
+                         "[...r.querySelectorAll('td')].map(c => [c.dataset.tag, "
+                         "c.dataset.probability, !!c.querySelector('.bar')])])")
+    assert [w for w, _ in rows] == words
+    assert [[t for t, _, _ in cells] for _, cells in rows] == [
+        [t for t, _ in top] for top in explanation.top]
+    assert [cells[0][0] for _, cells in rows] == explanation.tags
+    for (_, cells), top in zip(rows, explanation.top):
+        for (_, shown, bar), (_, probability) in zip(cells, top):
+            # 3 decimals of the 4 the server sends: at most 0.0005 + 0.00005 off
+            assert bar and float(shown) == pytest.approx(probability, abs=5.5e-4)
+
+
+def _check_norm_chart(page, explanation):
+    """The cell state's norm along the sentence: a polyline per direction, a point a token, each
+    point as high as its norm on one scale."""
+    lines = dict(page.eval_on_selector_all(
+        "#norm polyline", "lines => lines.map(l => [l.getAttribute('class'), "
+                          "l.getAttribute('points').trim().split(/\\s+/)])"))
+    assert sorted(lines) == ["backward", "forward"]
+    assert [len(lines["forward"]), len(lines["backward"])] == [5, 5]
+    norms = explanation.norms("c")[0]  # (T, D)
+    ys = [float(point.split(",")[1]) for d in ("forward", "backward") for point in lines[d]]
+    ns = [norms[t, d].item() for d in (0, 1) for t in range(5)]
+    slope = (max(ys) - min(ys)) / (max(ns) - min(ns))
+    assert all(y == pytest.approx(max(ys) - slope * (n - min(ns)), abs=1.5)
+               for y, n in zip(ys, ns))  # higher up (smaller y) for a larger norm
+    legend = page.text_content("#norm-legend")
+    assert "forward" in legend and "backward" in legend
+
+
+@pytest.mark.skipif(not shutil.which("chromium") and not shutil.which("chromium-browser"),
+                    reason="no Chromium installed (apt-get install chromium); .ci/run installs it")
+def test_the_page_shows_the_lstms_internals_in_a_real_browser(server, tagger, tmp_path):
+    """Under the tags of "The dog ate the apple": the gates and states of tagger.explain as
+    heatmaps, the cell state's norm, the three most probable tags; a screenshot of it all goes
+    to $TAGGER_SCREENSHOTS/explain-page.png when that is set."""
+    from playwright.sync_api import sync_playwright
+
+    url, _ = server
+    words = ["The", "dog", "ate", "the", "apple"]
+    explanation = tagger.explain(words)
+    shots = os.environ.get("TAGGER_SCREENSHOTS")
+    shot = (Path(shots) if shots else tmp_path) / "explain-page.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium")
+                                    or shutil.which("chromium-browser"))
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url + "/")
+        page.fill("#text", " ".join(words))
+        page.click("#tag")
+        page.wait_for_selector("#inside [data-name='h']")
+        assert page.text_content("#inside h2") == "Inside the LSTM"
+        assert "forget gate" in page.text_content("#inside .explainer")
+        _check_heatmaps(page, words, explanation.layers[0])
+        _check_top_tags(page, words, explanation)
+        _check_norm_chart(page, explanation)
+        # Universal tags above: the panel stays, with the model's own tags, and says so.
+        page.select_option("#tagset", "universal")
+        page.wait_for_function("document.querySelector('#inside-note').textContent"
+                               ".includes(\"model's own\")")
+        assert len(_heatmaps(page)) == 6 and page.locator("#top tbody tr").count() == 5
+        assert errors == []
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert shot.stat().st_size > 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_sigterm_finishes_the_requests_in_flight_then_exits(server):
