@@ -24,8 +24,11 @@ def free_port() -> int:
 
 
 def screenshot(url, text, out, units):
-    from playwright.sync_api import sync_playwright
-
+    try:
+        from playwright.sync_api import sync_playwright
+    except ModuleNotFoundError:
+        raise TaggerError("scripts/screenshot_page.py needs Playwright (the test extra): "
+                          "pip install -e '.[test]'") from None
     browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser_path is None:
         raise TaggerError("no Chromium found; install it: apt-get install chromium")
