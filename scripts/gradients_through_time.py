@@ -20,7 +20,6 @@ Printed and written to --report: the mean norm at each distance t - k (a table a
 mean is over.
 """
 
-import argparse
 import json
 import platform
 import sys
@@ -60,7 +59,7 @@ def lstm_inputs(model, vocab, words):
     """What the sentence encoder reads at each token, from the model's parts. -> (1, T, I)"""
     batch = vocab.batch([words])
     forms = model.encode_chars(batch.chars, batch.char_lengths)  # (U, 2C)
-    return torch.cat([model.word_embedding(batch.words), forms[batch.forms]], dim=-1)
+    return model.form_features(batch.words, forms[batch.forms])
 
 
 def sentence_gradients(model, vocab, words, tags, norms):

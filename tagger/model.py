@@ -23,6 +23,7 @@ from tagger.config import Config
 # The recurrent layers of each --encoder: the hand-made LSTM, nn.LSTM, or the hand-made plain RNN
 # (tagger.rnn), the LSTM's point of comparison for learners (scripts/gradients_through_time.py).
 ENCODERS = {"hand": lstm.LSTM, "torch": nn.LSTM, "rnn": rnn.RNN}
+HAND_MADE = (lstm.LSTM, rnn.RNN)  # they read ids of a table's rows, and take input products
 
 # A form cache holds at most this many bytes (64 MB): 16,384 forms' input products, or 65,536
 # forms' character vectors, with the default sizes. By Zipf's law the forms met first are the
@@ -39,7 +40,7 @@ def run_lstm(module, ids, lengths, table):
     the hand-made RNN reads ids the same way); nn.LSTM is given the rows.
     -> (PackedSequence of outputs, (h_n, c_n), or h_n alone for an RNN)"""
     packed = pack_padded_sequence(ids, lengths, batch_first=True, enforce_sorted=False)
-    if isinstance(module, (lstm.LSTM, rnn.RNN)):
+    if isinstance(module, HAND_MADE):
         return module(packed, table=table)
     return module(packed._replace(data=F.embedding(packed.data, table)))
 
@@ -160,9 +161,14 @@ class Tagger(nn.Module):
         h_n = state[0] if isinstance(state, tuple) else state  # (2, U, C): forward end, backward start
         return torch.cat([h_n[0], h_n[1]], dim=-1)
 
+    def form_features(self, words, vectors):
+        """What the sentence LSTM reads for word forms: each one's word embedding and character
+        vector. words: (..., ) word ids; vectors: (..., 2C). -> (..., E + 2C)"""
+        return torch.cat([self.word_embedding(words), vectors], dim=-1)
+
     def _encode_tokens(self, batch, forms):
         """The sentence LSTM over each token's features (dropped out in training). -> packed"""
-        features = [self.word_embedding(batch.words), forms]  # (B, T, E), (B, T, 2C)
+        features = [self.form_features(batch.words, forms)]  # (B, T, E + 2C)
         if self.pretrained is not None:
             with torch.no_grad():
                 features.append(self.pretrained(batch.vectors, batch.lengths))  # (B, T, P)
@@ -174,7 +180,7 @@ class Tagger(nn.Module):
     def form_cache(self, vocab) -> FormCache:
         """A FormCache for inference with this model, holding the vocabulary's most frequent
         forms, computed in chunks of a fixed size and order (see FormCache)."""
-        if hasattr(self.lstm, "input_products") and self.pretrained is None:
+        if isinstance(self.lstm, HAND_MADE) and self.pretrained is None:
             directions = 2 if self.lstm.bidirectional else 1
             gates = len(self.lstm.weight_ih_l0)  # 4H for an LSTM, H for an RNN
             cache = FormCache(directions * gates, products=True)
@@ -187,7 +193,7 @@ class Tagger(nn.Module):
                 batch = vocab.batch([frequent[start : start + 1024]], known=cache.rows).to(device)
                 rows = self.encode_chars(batch.chars, batch.char_lengths)  # (U, 2C)
                 if cache.products:
-                    features = torch.cat([self.word_embedding(batch.form_words), rows], dim=-1)
+                    features = self.form_features(batch.form_words, rows)  # (U, E+2C)
                     rows = self.lstm.input_products(features).flatten(1)  # (U, D * 4H) (RNN: D * H)
                 cache.vectors(rows, batch)
         cache.fixed = dict(cache.rows)
@@ -198,12 +204,12 @@ class Tagger(nn.Module):
         dropout, a token's features are its form's); with the hand-made LSTM and a cache, its
         input products are made once per form for as long as the cache keeps them. -> packed"""
         new = len(batch.new_forms) if cache is not None else len(forms)
-        table = torch.cat([self.word_embedding(batch.form_words[:new]), forms], dim=-1)  # (U', E+2C)
+        table = self.form_features(batch.form_words[:new], forms)  # (U', E+2C)
         if cache is None:
             return run_lstm(self.lstm, batch.forms, batch.lengths, table)[0]
         if not cache.products:
             forms = cache.vectors(forms, batch)  # (U, 2C)
-            table = torch.cat([self.word_embedding(batch.form_words), forms], dim=-1)  # (U, E+2C)
+            table = self.form_features(batch.form_words, forms)  # (U, E+2C)
             return run_lstm(self.lstm, batch.forms, batch.lengths, table)[0]
         products = self.lstm.input_products(table)  # (U_new, D, 4H)
         products = cache.vectors(products.flatten(1), batch).view(-1, *products.shape[1:])

@@ -1,8 +1,8 @@
 """Shared test setup: point NLTK at the workspace's shared data when NLTK_DATA is not set, run
 torch on one thread; and the helpers the test modules share: tiny model sizes, a skip marker for
-missing NLTK data, weight comparison, the LSTM's equations one step at a time, and fixtures that
-run the real command line and check its one-line errors. Test modules import the constants and
-functions (`from conftest import TINY`)."""
+missing NLTK data, weight comparison, a hand-made module against its torch reference, the LSTM's
+equations one step at a time, and fixtures that run the real command line and check its one-line
+errors. Test modules import the constants and functions (`from conftest import TINY`)."""
 
 import os
 import signal
@@ -53,6 +53,37 @@ def assert_same_weights(a, b):
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+def reference_pair(reference, hand_made, seed, dtype=torch.float64, device="cpu", **kwargs):
+    """A torch module (nn.LSTM, nn.RNN) and its hand-made drop-in holding its weights."""
+    torch.manual_seed(seed)
+    ref = reference(**kwargs).to(device, dtype)
+    mine = hand_made(**kwargs).to(device, dtype)
+    mine.load_state_dict(ref.state_dict())
+    return ref, mine
+
+
+def outputs_and_grads(module, x, lengths, hx, batch_first):
+    """A recurrent module's output (padded), final states (h_n, and c_n for an LSTM) and the
+    gradients of a loss touching them all, for the input, hx and every parameter. `hx`: None,
+    a tensor (RNN) or a tuple (LSTM); `lengths`: None for dense input, else it is packed."""
+    from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+    given = [] if hx is None else list(hx) if isinstance(hx, tuple) else [hx]
+    inp = pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False) \
+        if lengths is not None else x
+    out, states = module(inp, hx)
+    states = list(states) if isinstance(states, tuple) else [states]
+    if lengths is not None:
+        assert isinstance(out, PackedSequence)
+        out, _ = pad_packed_sequence(out, batch_first=batch_first)
+    # Weighted sums, so that a gradient routed to the wrong position cannot cancel out.
+    g = torch.Generator().manual_seed(0)
+    w = [torch.randn(t.shape, generator=g, dtype=t.dtype).to(t.device) for t in [out, *states]]
+    loss = sum((t * wt).sum() for t, wt in zip([out, *states], w))
+    grads = torch.autograd.grad(loss, [x, *given, *module.parameters()])
+    return [out, *states, *grads]
 
 
 def lstm_equations(weights, x, lengths, layers, bidirectional):

@@ -29,7 +29,7 @@ def lstm_inputs(tagger, sentences):
     batch = tagger.vocab.batch(sentences)
     with torch.no_grad():
         forms = model.encode_chars(batch.chars, batch.char_lengths)  # (U, 2C)
-        return torch.cat([model.word_embedding(batch.words), forms[batch.forms]], dim=-1)
+        return model.form_features(batch.words, forms[batch.forms])
 
 
 def test_internals_are_the_lstm_equations_on_the_models_weights(tagger):

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from conftest import lstm_equations
+from conftest import lstm_equations, outputs_and_grads, reference_pair
 from tagger.lstm import LSTM, _LSTMLayer, packed_layout, record
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -21,28 +21,10 @@ TOLERANCE = {torch.float64: 1e-8, torch.float32: 1e-5}
 
 def pair(seed, dtype=torch.float64, device="cpu", **kwargs):
     """An nn.LSTM and a hand-made LSTM with the nn.LSTM's weights."""
-    torch.manual_seed(seed)
-    ref = nn.LSTM(**kwargs).to(device, dtype)
-    mine = LSTM(**kwargs).to(device, dtype)
-    mine.load_state_dict(ref.state_dict())
-    return ref, mine
+    return reference_pair(nn.LSTM, LSTM, seed, dtype, device, **kwargs)
 
 
-def run(module, x, lengths, hx, batch_first):
-    """Output (padded), h_n, c_n and the gradients of a loss touching all three."""
-    inputs = [x] + (list(hx) if hx else [])
-    inp = pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False) \
-        if lengths is not None else x
-    out, (h_n, c_n) = module(inp, hx)
-    if lengths is not None:
-        assert isinstance(out, nn.utils.rnn.PackedSequence)
-        out, _ = pad_packed_sequence(out, batch_first=batch_first)
-    # Weighted sums, so that a gradient routed to the wrong position cannot cancel out.
-    g = torch.Generator().manual_seed(0)
-    w = [torch.randn(t.shape, generator=g, dtype=t.dtype).to(t.device) for t in (out, h_n, c_n)]
-    loss = (out * w[0]).sum() + (h_n * w[1]).sum() + (c_n * w[2]).sum()
-    grads = torch.autograd.grad(loss, inputs + list(module.parameters()))
-    return [out, h_n, c_n, *grads]
+run = outputs_and_grads  # output (padded), h_n, c_n and the gradients of a loss touching all three
 
 
 CASES = list(itertools.product([1, 2, 3], [False, True], [False, True], [False, True], [False, True]))

@@ -192,7 +192,7 @@ def test_a_form_cache_gives_what_each_batch_alone_gives(vocab, toy, encoder, lim
         alone = vocab.batch([list(cache.rows)])
         rows = model.encode_chars(alone.chars, alone.char_lengths)[alone.forms[0]]
         if cache.products:
-            features = torch.cat([model.word_embedding(alone.words[0]), rows], dim=-1)
+            features = model.form_features(alone.words[0], rows)
             rows = model.lstm.input_products(features).flatten(1)
         assert torch.allclose(cache.table[list(cache.rows.values())], rows, atol=1e-6)
 

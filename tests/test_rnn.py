@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from conftest import outputs_and_grads, reference_pair
 from tagger.lstm import packed_layout
 from tagger.rnn import RNN, _RNNLayer
 
@@ -18,28 +19,10 @@ TOLERANCE = {torch.float64: 1e-8, torch.float32: 1e-5}
 
 def pair(seed, dtype=torch.float64, device="cpu", **kwargs):
     """An nn.RNN and a hand-made RNN with the nn.RNN's weights."""
-    torch.manual_seed(seed)
-    ref = nn.RNN(**kwargs).to(device, dtype)
-    mine = RNN(**kwargs).to(device, dtype)
-    mine.load_state_dict(ref.state_dict())
-    return ref, mine
+    return reference_pair(nn.RNN, RNN, seed, dtype, device, **kwargs)
 
 
-def run(module, x, lengths, hx, batch_first):
-    """Output (padded), h_n and the gradients of a loss touching both."""
-    inputs = [x] + ([hx] if hx is not None else [])
-    inp = pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False) \
-        if lengths is not None else x
-    out, h_n = module(inp, hx)
-    if lengths is not None:
-        assert isinstance(out, PackedSequence)
-        out, _ = pad_packed_sequence(out, batch_first=batch_first)
-    # Weighted sums, so that a gradient routed to the wrong position cannot cancel out.
-    g = torch.Generator().manual_seed(0)
-    w = [torch.randn(t.shape, generator=g, dtype=t.dtype).to(t.device) for t in (out, h_n)]
-    loss = (out * w[0]).sum() + (h_n * w[1]).sum()
-    grads = torch.autograd.grad(loss, inputs + list(module.parameters()))
-    return [out, h_n, *grads]
+run = outputs_and_grads  # output (padded), h_n and the gradients of a loss touching both
 
 
 # Every third of the full product: 32 cases, in which every pair of values of any two of the
