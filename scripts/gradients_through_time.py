@@ -114,6 +114,9 @@ def measure(model, vocab, sentences, max_distance):
 
 def load(folder, encoder):
     """A trained one-layer tagger of this encoder, without pretraining, with its vocabulary."""
+    if not Path(folder).is_dir():
+        raise TaggerError(f"no model in '{folder}'; train the treebank's with scripts/"
+                          "eval_treebank.py --encoders hand torch rnn, or give --lstm and --rnn")
     model, vocab, config, _ = storage.load(folder, "cpu")
     if config.encoder != encoder:
         raise TaggerError(f"{folder} was trained with --encoder {config.encoder}, not {encoder}")

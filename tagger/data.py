@@ -318,21 +318,26 @@ def read_silver(path) -> list[Sentence]:
                           "tagger.distill") from None
     except (OSError, UnicodeDecodeError) as e:
         raise TaggerError(f"silver file '{path}' cannot be read ({e})") from None
-    sentences = []
+    records = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
-            tokens, tags = record["tokens"], record["tags"]
-            if len(tokens) != len(tags) or not all(isinstance(t, dict) for t in tags):
+            if len(record["tokens"]) != len(record["tags"]) or not all(
+                    isinstance(t, dict) for t in record["tags"]):
                 raise ValueError("one dict of tag probabilities per token expected")
         except (ValueError, KeyError, TypeError) as e:
             raise CorpusFormatError(path, number, f"not a silver sentence ({e}); expected "
                                     '{"tokens": [...], "tags": [{"NN": 0.9, ...}, ...]}') from None
-        if tokens:
-            sentences.append(list(zip(tokens, tags)))
-    return sentences
+        records.append(record)
+    return silver_sentences(records)
+
+
+def silver_sentences(records) -> list[Sentence]:
+    """Silver records ({"tokens", "tags"}, tagger.silver) as training sentences,
+    [(token, {tag: p}), ...]; a record without tokens teaches nothing and is left out."""
+    return [list(zip(r["tokens"], r["tags"])) for r in records if r["tokens"]]
 
 
 def _is_conllu(path, lines):

@@ -74,7 +74,9 @@ def _parser():
 def main(argv=None):
     args = _parser().parse_args(argv)
     config = Config.from_args(args)
-    config = replace(config, silver=config.silver or f"{config.out.rstrip('/')}.silver.jsonl")
+    from tagger import silver
+
+    config = replace(config, silver=config.silver or silver.beside(config.out, ".silver.jsonl"))
     import torch
 
     from tagger import train

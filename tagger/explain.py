@@ -21,6 +21,7 @@ import torch
 from torch.nn.utils.rnn import pad_packed_sequence
 
 from tagger import lstm
+from tagger.model import ENCODERS, HAND_MADE
 
 DIRECTIONS = ("forward", "backward")
 TOP = 3  # the most probable tags shown per token
@@ -62,7 +63,7 @@ class Explanation:
 def hand_made(module):
     """The module itself if it is hand-made (it can be recorded), else a hand-made LSTM with
     its weights: the drop-in that computes what nn.LSTM does."""
-    if hasattr(module, "internals"):
+    if isinstance(module, HAND_MADE):
         return module
     weight = module.weight_ih_l0
     copy = lstm.LSTM(module.input_size, module.hidden_size, module.num_layers, module.bias,
@@ -95,7 +96,7 @@ def explain(model, vocab, sentences: list[list[str]], device="cpu") -> list[Expl
     layers = [{name: pad_packed_sequence(v, batch_first=True)[0] for name, v in layer.items()}
               for layer in recorded]  # (B, T, D*H) each
     top_p, top_ids = probabilities.topk(min(TOP, probabilities.shape[-1]), dim=-1)  # (B, T, k)
-    encoder = _encoder(model)
+    encoder = next(name for name, cls in ENCODERS.items() if type(model.lstm) is cls)
     found = []
     for b, tokens in enumerate(sentences):
         T = len(tokens)
@@ -106,10 +107,3 @@ def explain(model, vocab, sentences: list[list[str]], device="cpu") -> list[Expl
             [{name: v[b, :T].unflatten(-1, (-1, model.lstm.hidden_size)).cpu()  # (T, D, H)
               for name, v in layer.items()} for layer in layers], encoder))
     return found
-
-
-def _encoder(model) -> str:
-    """Which encoder the model was built with: hand, torch or rnn."""
-    if isinstance(model.lstm, torch.nn.LSTM):
-        return "torch"
-    return "rnn" if getattr(model.lstm, "mode", "LSTM") != "LSTM" else "hand"

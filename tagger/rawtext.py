@@ -26,19 +26,21 @@ NLTK_TEXTS = {"abc": "abc", "state_union": "state_union", "brown": "brown", "tre
 EVERYDAY = ("product_reviews_1", "product_reviews_2", "pros_cons", "sentence_polarity",
             "subjectivity", "webtext")
 
-# Each corpus's markup around a line's text: the part to keep is the group "text".
-MARKUP = {
-    # "[t]" a review's title; "feature[+2]##sentence"; "*" header lines
-    "product_reviews_1": re.compile(r"(?:\[t\])?(?:[^#]*##)?(?P<text>.*)"),
-    "product_reviews_2": re.compile(r"(?:\[t\])?(?:[^#]*##)?(?P<text>.*)"),
-    "pros_cons": re.compile(r"\s*<(?:Pros|Cons)>(?P<text>.*?)</(?:Pros|Cons)>\s*"),
-}
 HEADER = re.compile(r"\*")
 # A product review's line may hold more sentences, each after its own annotations
 # ("  router[+2] ##", "detail[-1],color rendition[-1][cc]##"), or annotations with no "##"
-# ("price[-1][u]I bought it"): taken out of the text that MARKUP kept.
+# ("price[-1][u]I bought it"): taken out of the text that the line's markup kept.
 FEATURE = r"(?:[\w'/&.-]+ ){0,3}[\w'/&.-]*\[[+-]?\d*[\]}](?:\[[a-z]{1,2}\])*[ ,]*"
 LATER = re.compile(rf"(?:{FEATURE})*##|^(?:{FEATURE.replace('[+-]?', '[+-]')})+#?")
+# "[t]" a review's title; "feature[+2]##sentence"; "*" header lines
+REVIEW = re.compile(r"(?:\[t\])?(?:[^#]*##)?(?P<text>.*)")
+# Each corpus's markup: around a line's text (the part to keep is the group "text"), and within
+# it (taken out), or None.
+MARKUP = {
+    "product_reviews_1": (REVIEW, LATER),
+    "product_reviews_2": (REVIEW, LATER),
+    "pros_cons": (re.compile(r"\s*<(?:Pros|Cons)>(?P<text>.*?)</(?:Pros|Cons)>\s*"), None),
+}
 
 
 def read_text(name: str):
@@ -73,14 +75,14 @@ def read_text(name: str):
 
 
 def _without_markup(name, lines):
-    markup = MARKUP.get(name)
+    if name not in MARKUP:
+        yield from lines
+        return
+    around, within = MARKUP[name]
     for line in lines:
-        if markup is None:
-            yield line
-        elif not HEADER.match(line):
-            found = markup.fullmatch(line)
-            if found:
-                yield LATER.sub(" ", found["text"]) if name.startswith("product") else found["text"]
+        found = None if HEADER.match(line) else around.fullmatch(line)
+        if found:
+            yield within.sub(" ", found["text"]) if within else found["text"]
 
 
 def _lines(path: Path):

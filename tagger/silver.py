@@ -43,6 +43,11 @@ def tag_silver(teachers, sentences: list[list[str]], targets: str):
             yield {"tokens": tokens, "tags": silver_targets(probabilities, tags, targets)}
 
 
+def beside(out, suffix: str) -> str:
+    """The path of a silver file beside the model folder `out`: `<out><suffix>`."""
+    return f"{str(out).rstrip('/')}{suffix}"
+
+
 def write(path, records) -> None:
     """The records ({"tokens", "tags"}) as JSON Lines, replacing `path` atomically."""
     from tagger import storage

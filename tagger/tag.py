@@ -25,7 +25,6 @@ where they disagree, as on words none of them saw in training.
 """
 
 import io
-import json
 import multiprocessing
 import os
 import resource

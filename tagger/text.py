@@ -215,7 +215,7 @@ def _by_characters(text, start, end, treebank):
         first.setdefault(owner[at], i)
         last[owner[at]] = i + 1
         at += len(spelling)
-    tokens, forms, spans = [], [], []
+    forms, spans = [], []
     for k, form in enumerate(treebank):
         if k in first:
             spans.append((first[k], last[k]))

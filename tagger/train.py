@@ -442,7 +442,9 @@ def self_silver_path(out) -> "Path":
     """Where --self-train keeps its silver sentences while the run lasts, beside the checkpoint."""
     from pathlib import Path
 
-    return Path(f"{str(out).rstrip('/')}.self-silver.jsonl")
+    from tagger import silver
+
+    return Path(silver.beside(out, ".self-silver.jsonl"))
 
 
 def _self_silver(run: _Run) -> list:
@@ -462,7 +464,7 @@ def _self_silver(run: _Run) -> list:
         silver.write(path, records)
     run.log(f"self-training: the model of epoch {run.config.self_train} tagged {len(records):,} "
             f"sentences of raw text in {time.perf_counter() - t0:.0f} s")
-    return [list(zip(r["tokens"], r["tags"])) for r in records]
+    return data.silver_sentences(records)
 
 
 def _stop_if(run: _Run, stop: bool, caught):

@@ -1,8 +1,8 @@
 """Shared test setup: point NLTK at the workspace's shared data when NLTK_DATA is not set, run
 torch on one thread; and the helpers the test modules share: tiny model sizes, a skip marker for
-missing NLTK data, weight comparison, a hand-made module against its torch reference, the LSTM's
-equations one step at a time, and fixtures that run the real command line and check its one-line
-errors. Test modules import the constants and functions (`from conftest import TINY`)."""
+missing NLTK data, weight comparison, a hand-made module's checks against its torch reference,
+the LSTM's equations one step at a time, and fixtures that run the real command line and check
+its one-line errors. Test modules import the constants and functions (`from conftest import TINY`)."""
 
 import os
 import signal
@@ -55,6 +55,96 @@ def assert_same_weights(a, b):
         assert torch.equal(a[name], b[name]), name
 
 
+# Devices the hand-made modules are checked on, and the tolerance of a check against torch's own.
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+TOLERANCE = {torch.float64: 1e-8, torch.float32: 1e-5}
+
+
+def check_state_dict_moves_both_ways(reference, hand_made, **kwargs):
+    """A hand-made module's state_dict loads into the torch module it stands for, which then
+    computes the same, and back again unchanged."""
+    mine = hand_made(**kwargs)
+    fresh = reference(**kwargs)
+    fresh.load_state_dict(mine.state_dict(), strict=True)
+    x = torch.randn(2, 5, kwargs["input_size"])
+    with torch.no_grad():
+        assert torch.allclose(fresh(x)[0], mine(x)[0], atol=1e-6)
+    back = hand_made(**kwargs)
+    back.load_state_dict(fresh.state_dict(), strict=True)
+    assert all(torch.equal(a, b) for a, b in zip(back.parameters(), mine.parameters()))
+
+
+def check_dropout_between_layers_only_in_training(reference, hand_made):
+    """A new dropout mask each call in training; in eval mode, the torch module's output."""
+    torch.manual_seed(0)
+    mine = hand_made(3, 4, num_layers=2, dropout=0.5)
+    ref = reference(3, 4, num_layers=2, dropout=0.5)
+    ref.load_state_dict(mine.state_dict())
+    x = torch.randn(5, 2, 3)
+    mine.train()
+    assert not torch.allclose(mine(x)[0], mine(x)[0])  # a new mask each call
+    mine.eval(), ref.eval()
+    assert torch.allclose(mine(x)[0], ref(x)[0], atol=1e-6)
+
+
+def fused_ops(module) -> list[str]:
+    """The fused recurrent kernels (aten::lstm*, aten::rnn_*) a forward and backward pass of
+    `module` runs, every op profiled; the profile must see the products, or it saw nothing."""
+    from torch.nn.utils.rnn import pack_padded_sequence
+    from torch.profiler import ProfilerActivity, profile
+
+    x = torch.randn(5, 2, 3, requires_grad=True)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        out, _ = module(pack_padded_sequence(x, torch.tensor([5, 3]), enforce_sorted=False))
+        out.data.sum().backward()
+    names = {e.name for e in prof.events()}
+    assert names & {"aten::mm", "aten::addmm", "aten::bmm", "mkldnn::_linear_pointwise"}
+    return [n for n in names if n.startswith("aten::") and ("lstm" in n or "rnn" in n)]
+
+
+def check_ids_read_as_rows(ref, mine, rows, batch_first, packed, device):
+    """mine(ids, table=E) is ref(E[ids]) (ref: the torch module holding mine's weights, input
+    size 4): outputs and final states without a backward pass (where each row's input product is
+    made once, or given as products=), and gradients, the table's included, with one."""
+    import torch.nn.functional as F
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    table = torch.randn(rows, 4, dtype=torch.float64, device=device, requires_grad=True)
+    ids = torch.randint(0, rows, (3, 6), device=device)  # (B, T)
+    lengths = torch.tensor([6, 2, 4]) if packed else None
+
+    def read(module, with_table):
+        given = {"table": table} if with_table == "table" else \
+            {"products": module.input_products(table)} if with_table == "products" else None
+        if lengths is None:
+            return module(ids, **given) if given else module(F.embedding(ids, table))
+        p = pack_padded_sequence(ids, lengths, batch_first=batch_first, enforce_sorted=False)
+        if given:
+            return module(p, **given)
+        return module(p._replace(data=F.embedding(p.data, table)))
+
+    def flat(result):  # output, then h_n (and c_n)
+        out, states = result
+        return [out.data if packed else out,
+                *(states if isinstance(states, tuple) else [states])]
+
+    if not batch_first:
+        ids = ids.t()  # (T, B)
+    expected = read(ref, None)
+    for given in ("table", "products"):  # products: the input products made before, and kept
+        with torch.no_grad():
+            got = read(mine, given)
+        for e, g in zip(flat(expected), flat(got)):
+            assert torch.allclose(g, e, atol=1e-10, rtol=0)
+    with pytest.raises(RuntimeError, match="products= is for inference"):
+        read(mine, "products")
+    loss = lambda r: sum((t * (k + 1)).sum() for k, t in enumerate(flat(r)))  # noqa: E731
+    e_grads = torch.autograd.grad(loss(expected), [table, *ref.parameters()])
+    g_grads = torch.autograd.grad(loss(read(mine, "table")), [table, *mine.parameters()])
+    for e, g in zip(e_grads, g_grads):
+        assert torch.allclose(g, e, atol=1e-10, rtol=0)
+
+
 def reference_pair(reference, hand_made, seed, dtype=torch.float64, device="cpu", **kwargs):
     """A torch module (nn.LSTM, nn.RNN) and its hand-made drop-in holding its weights."""
     torch.manual_seed(seed)
@@ -94,7 +184,8 @@ def lstm_equations(weights, x, lengths, layers, bidirectional):
     for layer in range(layers):
         per_direction = []
         for suffix in ["", "_reverse"][: 1 + bidirectional]:
-            W_ih, W_hh = weights[f"weight_ih_l{layer}{suffix}"], weights[f"weight_hh_l{layer}{suffix}"]
+            W_ih = weights[f"weight_ih_l{layer}{suffix}"]
+            W_hh = weights[f"weight_hh_l{layer}{suffix}"]
             b = weights[f"bias_ih_l{layer}{suffix}"] + weights[f"bias_hh_l{layer}{suffix}"]
             H = W_hh.shape[1]
             out = {k: torch.zeros(B, T, H, dtype=x.dtype) for k in "ifgoch"}

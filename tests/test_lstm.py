@@ -8,15 +8,14 @@ import sys
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from conftest import lstm_equations, outputs_and_grads, reference_pair
+from conftest import (DEVICES, TOLERANCE, check_dropout_between_layers_only_in_training,
+                     check_ids_read_as_rows, check_state_dict_moves_both_ways, fused_ops,
+                     lstm_equations, outputs_and_grads, reference_pair)
 from tagger.lstm import LSTM, _LSTMLayer, packed_layout, record
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-TOLERANCE = {torch.float64: 1e-8, torch.float32: 1e-5}
 
 
 def pair(seed, dtype=torch.float64, device="cpu", **kwargs):
@@ -72,16 +71,8 @@ def test_parameters_named_shaped_and_initialised_as_nn_lstm():
 
 
 def test_state_dict_moves_both_ways():
-    kwargs = dict(input_size=4, hidden_size=3, num_layers=2, bidirectional=True, batch_first=True)
-    mine = LSTM(**kwargs)
-    fresh = nn.LSTM(**kwargs)
-    fresh.load_state_dict(mine.state_dict(), strict=True)
-    x = torch.randn(2, 5, 4)
-    with torch.no_grad():
-        assert torch.allclose(fresh(x)[0], mine(x)[0], atol=1e-6)
-    back = LSTM(**kwargs)
-    back.load_state_dict(fresh.state_dict(), strict=True)
-    assert all(torch.equal(a, b) for a, b in zip(back.parameters(), mine.parameters()))
+    check_state_dict_moves_both_ways(nn.LSTM, LSTM, input_size=4, hidden_size=3, num_layers=2,
+                                     bidirectional=True, batch_first=True)
 
 
 @pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
@@ -121,15 +112,7 @@ def test_padding_never_changes_the_state():
 
 
 def test_dropout_between_layers_only_in_training():
-    torch.manual_seed(0)
-    mine = LSTM(3, 4, num_layers=2, dropout=0.5)
-    ref = nn.LSTM(3, 4, num_layers=2, dropout=0.5)
-    ref.load_state_dict(mine.state_dict())
-    x = torch.randn(5, 2, 3)
-    mine.train()
-    assert not torch.allclose(mine(x)[0], mine(x)[0])  # a new mask each call
-    mine.eval(), ref.eval()
-    assert torch.allclose(mine(x)[0], ref(x)[0], atol=1e-6)
+    check_dropout_between_layers_only_in_training(nn.LSTM, LSTM)
 
 
 def test_errors_name_expected_and_actual_sizes():
@@ -157,17 +140,6 @@ def test_hand_written_backward_passes_gradcheck():
 
 def test_no_fused_recurrent_op_runs():
     """Every op the forward and backward passes run is profiled: none is an RNN kernel."""
-    from torch.profiler import ProfilerActivity, profile
-
-    def fused_ops(module):
-        x = torch.randn(5, 2, 3, requires_grad=True)
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            out, _ = module(pack_padded_sequence(x, torch.tensor([5, 3]), enforce_sorted=False))
-            out.data.sum().backward()
-        names = {e.name for e in prof.events()}
-        assert names & {"aten::mm", "aten::addmm", "aten::bmm", "mkldnn::_linear_pointwise"}
-        return [n for n in names if n.startswith("aten::") and ("lstm" in n or "rnn" in n)]
-
     assert fused_ops(nn.LSTM(3, 4, num_layers=2, bidirectional=True))  # the check can see one
     assert not fused_ops(LSTM(3, 4, num_layers=2, bidirectional=True))
 
@@ -223,38 +195,7 @@ def test_ids_of_a_table_read_as_nn_lstm_reads_the_rows(layers, bidirectional, ba
     included, with one."""
     ref, mine = pair(3, torch.float64, device, input_size=4, hidden_size=5, num_layers=layers,
                      bidirectional=bidirectional, batch_first=batch_first)
-    table = torch.randn(rows, 4, dtype=torch.float64, device=device, requires_grad=True)
-    ids = torch.randint(0, rows, (3, 6), device=device)  # (B, T)
-    lengths = torch.tensor([6, 2, 4])
-    if not packed:
-        lengths = None
-
-    def read(module, with_table):
-        given = {"table": table} if with_table == "table" else \
-            {"products": module.input_products(table)} if with_table == "products" else None
-        if lengths is None:
-            return module(ids, **given) if given else module(F.embedding(ids, table))
-        p = pack_padded_sequence(ids, lengths, batch_first=batch_first, enforce_sorted=False)
-        if given:
-            return module(p, **given)
-        return module(p._replace(data=F.embedding(p.data, table)))
-
-    if not batch_first:
-        ids = ids.t()  # (T, B)
-    expected = read(ref, None)
-    flat = lambda r: [r[0].data if packed else r[0], *r[1]]  # noqa: E731
-    for given in ("table", "products"):  # products: the input products made before, and kept
-        with torch.no_grad():
-            got = read(mine, given)
-        for e, g in zip(flat(expected), flat(got)):
-            assert torch.allclose(g, e, atol=1e-10, rtol=0)
-    with pytest.raises(RuntimeError, match="products= is for inference"):
-        read(mine, "products")
-    loss = lambda r: sum((t * (k + 1)).sum() for k, t in enumerate(flat(r)))  # noqa: E731
-    e_grads = torch.autograd.grad(loss(expected), [table, *ref.parameters()])
-    g_grads = torch.autograd.grad(loss(read(mine, "table")), [table, *mine.parameters()])
-    for e, g in zip(e_grads, g_grads):
-        assert torch.allclose(g, e, atol=1e-10, rtol=0)
+    check_ids_read_as_rows(ref, mine, rows, batch_first, packed, device)
 
 
 @pytest.mark.parametrize("grad", [False, True])

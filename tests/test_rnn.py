@@ -5,16 +5,15 @@ import random
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from conftest import outputs_and_grads, reference_pair
+from conftest import (DEVICES, TOLERANCE, check_dropout_between_layers_only_in_training,
+                     check_ids_read_as_rows, check_state_dict_moves_both_ways, fused_ops,
+                     outputs_and_grads, reference_pair)
 from tagger.lstm import packed_layout
 from tagger.rnn import RNN, _RNNLayer
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-TOLERANCE = {torch.float64: 1e-8, torch.float32: 1e-5}
 
 
 def pair(seed, dtype=torch.float64, device="cpu", **kwargs):
@@ -79,17 +78,8 @@ def test_parameters_named_shaped_and_initialised_as_nn_rnn(nonlinearity, bias):
 
 
 def test_state_dict_moves_both_ways():
-    kwargs = dict(input_size=4, hidden_size=3, num_layers=2, bidirectional=True, batch_first=True,
-                  nonlinearity="relu")
-    mine = RNN(**kwargs)
-    fresh = nn.RNN(**kwargs)
-    fresh.load_state_dict(mine.state_dict(), strict=True)
-    x = torch.randn(2, 5, 4)
-    with torch.no_grad():
-        assert torch.allclose(fresh(x)[0], mine(x)[0], atol=1e-6)
-    back = RNN(**kwargs)
-    back.load_state_dict(fresh.state_dict(), strict=True)
-    assert all(torch.equal(a, b) for a, b in zip(back.parameters(), mine.parameters()))
+    check_state_dict_moves_both_ways(nn.RNN, RNN, input_size=4, hidden_size=3, num_layers=2,
+                                     bidirectional=True, batch_first=True, nonlinearity="relu")
 
 
 @pytest.mark.parametrize("mode", ["no_grad", "inference_mode"])
@@ -136,15 +126,7 @@ def test_padding_never_changes_the_state():
 
 
 def test_dropout_between_layers_only_in_training():
-    torch.manual_seed(0)
-    mine = RNN(3, 4, num_layers=2, dropout=0.5)
-    ref = nn.RNN(3, 4, num_layers=2, dropout=0.5)
-    ref.load_state_dict(mine.state_dict())
-    x = torch.randn(5, 2, 3)
-    mine.train()
-    assert not torch.allclose(mine(x)[0], mine(x)[0])  # a new mask each call
-    mine.eval(), ref.eval()
-    assert torch.allclose(mine(x)[0], ref(x)[0], atol=1e-6)
+    check_dropout_between_layers_only_in_training(nn.RNN, RNN)
     with pytest.warns(UserWarning, match="num_layers greater than 1, but got dropout=0.5"):
         RNN(3, 4, dropout=0.5)
     with pytest.raises(ValueError, match=r"dropout should be a number in range \[0, 1\]"):
@@ -189,17 +171,6 @@ def test_hand_written_backward_passes_gradcheck(relu, bias):
 
 def test_no_fused_recurrent_op_runs():
     """Every op the forward and backward passes run is profiled: none is an RNN kernel."""
-    from torch.profiler import ProfilerActivity, profile
-
-    def fused_ops(module):
-        x = torch.randn(5, 2, 3, requires_grad=True)
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            out, _ = module(pack_padded_sequence(x, torch.tensor([5, 3]), enforce_sorted=False))
-            out.data.sum().backward()
-        names = {e.name for e in prof.events()}
-        assert names & {"aten::mm", "aten::addmm", "aten::bmm", "mkldnn::_linear_pointwise"}
-        return [n for n in names if n.startswith("aten::") and "rnn" in n]
-
     for nonlinearity in ("tanh", "relu"):
         kwargs = dict(num_layers=2, bidirectional=True, nonlinearity=nonlinearity)
         assert f"aten::rnn_{nonlinearity}" in fused_ops(nn.RNN(3, 4, **kwargs))  # can see one
@@ -237,36 +208,7 @@ def test_ids_of_a_table_read_as_nn_rnn_reads_the_rows(layers, bidirectional, bat
     ref, mine = pair(3, torch.float64, device, input_size=4, hidden_size=5, num_layers=layers,
                      bidirectional=bidirectional, batch_first=batch_first,
                      nonlinearity=nonlinearity)
-    table = torch.randn(rows, 4, dtype=torch.float64, device=device, requires_grad=True)
-    ids = torch.randint(0, rows, (3, 6), device=device)  # (B, T)
-    lengths = torch.tensor([6, 2, 4]) if packed else None
-
-    def read(module, with_table):
-        given = {"table": table} if with_table == "table" else \
-            {"products": module.input_products(table)} if with_table == "products" else None
-        if lengths is None:
-            return module(ids, **given) if given else module(F.embedding(ids, table))
-        p = pack_padded_sequence(ids, lengths, batch_first=batch_first, enforce_sorted=False)
-        if given:
-            return module(p, **given)
-        return module(p._replace(data=F.embedding(p.data, table)))
-
-    if not batch_first:
-        ids = ids.t()  # (T, B)
-    expected = read(ref, None)
-    flat = lambda r: [r[0].data if packed else r[0], r[1]]  # noqa: E731
-    for given in ("table", "products"):  # products: the input products made before, and kept
-        with torch.no_grad():
-            got = read(mine, given)
-        for e, g in zip(flat(expected), flat(got)):
-            assert torch.allclose(g, e, atol=1e-10, rtol=0)
-    with pytest.raises(RuntimeError, match="products= is for inference"):
-        read(mine, "products")
-    loss = lambda r: sum((t * (k + 1)).sum() for k, t in enumerate(flat(r)))  # noqa: E731
-    e_grads = torch.autograd.grad(loss(expected), [table, *ref.parameters()])
-    g_grads = torch.autograd.grad(loss(read(mine, "table")), [table, *mine.parameters()])
-    for e, g in zip(e_grads, g_grads):
-        assert torch.allclose(g, e, atol=1e-10, rtol=0)
+    check_ids_read_as_rows(ref, mine, rows, batch_first, packed, device)
 
 
 @pytest.mark.parametrize("grad", [True, False])  # the graph path, and the one without
